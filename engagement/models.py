@@ -1,0 +1,1 @@
+"""Models of the engagement app (the domain issue fills this in)."""

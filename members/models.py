@@ -1,0 +1,1 @@
+"""Models of the members app (the domain issue fills this in)."""

@@ -1,0 +1,1 @@
+"""Models of the milestones app (the domain issue fills this in)."""

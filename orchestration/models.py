@@ -1,0 +1,1 @@
+"""Models of the orchestration app (the domain issue fills this in)."""

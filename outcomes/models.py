@@ -1,0 +1,1 @@
+"""Models of the outcomes app (the domain issue fills this in)."""

@@ -1,0 +1,45 @@
+"""Per-request organization scope for every view whose URL carries ``org_slug``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+
+from tenancy.access import seat_for_request
+from tenancy.scope import _current_organization_id
+
+
+class OrganizationMiddleware:
+    """Resolve ``org_slug`` to the caller's seat, and scope the request to its organization.
+
+    The scope is set in ``process_view`` (once the URL is resolved) and reset in ``__call__``'s
+    ``finally``, so it cannot outlive the request on a reused thread.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.organization = None
+        request.seat = None
+        request._organization_scope_token = None
+        try:
+            return self.get_response(request)
+        finally:
+            token = request._organization_scope_token
+            if token is not None:
+                _current_organization_id.reset(token)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        org_slug = view_kwargs.get("org_slug")
+        if org_slug is None:
+            return None
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        seat = seat_for_request(user=request.user, org_slug=org_slug)
+        request.seat = seat
+        request.organization = seat.organization
+        request._organization_scope_token = _current_organization_id.set(seat.organization_id)
+        return None

@@ -1,0 +1,131 @@
+"""Tenants and the people who work in them.
+
+An ``Organization`` is a tenant. A ``User`` is a global identity (login by email) who holds a
+``Seat`` in one or more organizations; the seat carries the role. Every row of member data
+derives from ``TenantModel`` and so belongs to exactly one organization.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from tenancy.managers import TenantManager, UserManager
+from tenancy.scope import UnscopedQueryError, current_organization_id
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone (try Europe/Paris or UTC).")
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField("email address", unique=True)
+    full_name = models.CharField(max_length=200, blank=True)
+    is_staff = models.BooleanField(
+        default=False, help_text="May log in to the Django admin (Tandem's own operators only)."
+    )
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.email
+
+
+class Organization(models.Model):
+    """A tenant: an association or any member-based organization."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TenantModel(models.Model):
+    """Base of every tenant row: an organization, a fail-closed manager, a guarded save."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantManager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        scope = current_organization_id()
+        if scope is not None and self.organization_id != scope:
+            raise UnscopedQueryError(
+                f"Refusing to write a {type(self).__name__} of organization "
+                f"{self.organization_id} inside the scope of organization {scope}."
+            )
+        super().save(*args, **kwargs)
+
+
+
+class SeatManager(TenantManager):
+    def for_user(self, user: User) -> models.QuerySet[Seat]:
+        """A user's own seats across organizations: the one cross-organization read we allow,
+        keyed by the signed-in identity (for the organization chooser and request resolution)."""
+        return self.unscoped().filter(user=user).select_related("organization")
+
+
+class Seat(TenantModel):
+    """A user's place in an organization, with the role that decides what they may do."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        MSM = "msm", "Member Success Manager"
+        VIEWER = "viewer", "Viewer"
+
+    # Higher ranks include the powers of lower ones.
+    RANK = {Role.VIEWER: 1, Role.MSM: 2, Role.ADMIN: 3}
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="seats")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="seats")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MSM)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SeatManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="seat_unique_per_org_user"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=["admin", "msm", "viewer"]), name="seat_role_valid"
+            ),
+        ]
+        ordering = ["organization", "user__email"]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()} at {self.organization}"
+
+    def has_role(self, role: str) -> bool:
+        """True when this seat's role is at least ``role`` (admin ⊇ msm ⊇ viewer)."""
+        return self.RANK[Seat.Role(self.role)] >= self.RANK[Seat.Role(role)]
