@@ -22,10 +22,23 @@ def commands(host: str, port: int, var_dir: Path) -> dict[str, list[str]]:
     celery = [str(BIN / "celery"), "-A", "config"]
     return {
         "web": [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
-        "worker": [*celery, "worker", "--loglevel=INFO", "--concurrency=2", "--without-mingle",
-                   "--without-gossip", "--hostname", "tandem@%h"],
-        "beat": [*celery, "beat", "--loglevel=INFO",
-                 "--schedule", str(var_dir / "celerybeat-schedule")],
+        "worker": [
+            *celery,
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=2",
+            "--without-mingle",
+            "--without-gossip",
+            "--hostname",
+            "tandem@%h",
+        ],
+        "beat": [
+            *celery,
+            "beat",
+            "--loglevel=INFO",
+            "--schedule",
+            str(var_dir / "celerybeat-schedule"),
+        ],
     }
 
 
@@ -64,8 +77,11 @@ def main() -> int:
         # Each child gets its own process group, so the terminal's Ctrl-C reaches us only and
         # we stop them in order.
         processes[name] = subprocess.Popen(command, cwd=ROOT, start_new_session=True)  # noqa: S603
-    print(f"\nTandem is running at http://{args.host}:{args.port}/  (Ctrl-C stops web, worker and beat)\n",
-          flush=True)
+    print(
+        f"\nTandem is running at http://{args.host}:{args.port}/ "
+        "(Ctrl-C stops web, worker and beat)\n",
+        flush=True,
+    )
     exit_code = 0
     while not stopping:
         for name, process in processes.items():

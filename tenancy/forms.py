@@ -13,7 +13,9 @@ class EmailAuthenticationForm(AuthenticationForm):
     )
     error_messages = {
         **AuthenticationForm.error_messages,
-        "invalid_login": "That email and password do not match an account. Check both and try again.",
+        "invalid_login": (
+            "That email and password do not match an account. Check both and try again."
+        ),
     }
 
 

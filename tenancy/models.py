@@ -88,7 +88,6 @@ class TenantModel(models.Model):
         super().save(*args, **kwargs)
 
 
-
 class SeatManager(TenantManager):
     def for_user(self, user: User) -> models.QuerySet[Seat]:
         """A user's own seats across organizations: the one cross-organization read we allow,
@@ -116,7 +115,9 @@ class Seat(TenantModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["organization", "user"], name="seat_unique_per_org_user"),
+            models.UniqueConstraint(
+                fields=["organization", "user"], name="seat_unique_per_org_user"
+            ),
             models.CheckConstraint(
                 condition=models.Q(role__in=["admin", "msm", "viewer"]), name="seat_role_valid"
             ),

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from tenancy.models import Organization
 
-_current_organization_id: ContextVar[int | None] = ContextVar("tandem_organization_id", default=None)
+_current_organization_id: ContextVar[int | None] = ContextVar(
+    "tandem_organization_id", default=None
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -14,8 +14,4 @@ def seats_for_user(*, user: User) -> QuerySet[Seat]:
 
 def organization_team(*, organization: Organization) -> QuerySet[Seat]:
     """The organization's seats with their users, admins first."""
-    return (
-        Seat.objects.for_org(organization)
-        .select_related("user")
-        .order_by("role", "user__email")
-    )
+    return Seat.objects.for_org(organization).select_related("user").order_by("role", "user__email")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_safe
 
 from tenancy.access import require_role
 from tenancy.models import Seat
@@ -22,11 +23,10 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def choose_organization(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "tenancy/choose.html", {"seats": seats_for_user(user=request.user)}
-    )
+    return render(request, "tenancy/choose.html", {"seats": seats_for_user(user=request.user)})
 
 
+@require_safe
 @require_role(Seat.Role.VIEWER)
 def dashboard(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The organization's home: who is on the team, and where to start."""

@@ -22,7 +22,9 @@ def database_from_env(variable: str = "DATABASE_URL") -> dict:
     try:
         config = env.db_url_config(raw)
     except Exception as exc:
-        raise ImproperlyConfigured(f"{variable} is not a valid database URL ({raw!r}): {exc}") from exc
+        raise ImproperlyConfigured(
+            f"{variable} is not a valid database URL ({raw!r}): {exc}"
+        ) from exc
     engine = config.get("ENGINE", "")
     if engine not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
         raise ImproperlyConfigured(
@@ -67,7 +69,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -32,7 +32,7 @@ class Command(BaseCommand):
             for slug, role in roles.items():
                 seat_ensure(organization=organizations[slug], user=user, role=Seat.Role(role))
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
-        self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for email, _, roles in DEMO_SEATS:
             where = ", ".join(f"{role} of /o/{slug}/" for slug, role in roles.items())
             self.stdout.write(f"  {email:<22} {where}")

@@ -1,0 +1,63 @@
+"""Meta-tests over every model of ours: tenant-scoped (or on a short allowlist), and every
+uniqueness rule on a tenant model includes the organization, so the schema can be distributed
+by organization without redesign."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.db import models
+
+from tenancy.managers import TenantManager
+from tenancy.models import TenantModel
+
+OUR_APPS = ["tenancy", "members", "outcomes", "engagement", "milestones", "orchestration"]
+
+# Global rows that are not any one organization's data.
+NOT_TENANT_SCOPED = {
+    "tenancy.User": "a person's identity; their seats carry the organizations",
+    "tenancy.Organization": "the tenant itself",
+}
+
+OUR_MODELS = [model for app in OUR_APPS for model in apps.get_app_config(app).get_models()]
+TENANT_MODELS = [model for model in OUR_MODELS if issubclass(model, TenantModel)]
+
+
+def test_there_are_tenant_models():
+    assert TENANT_MODELS, "the walk over our apps found no tenant models"
+
+
+@pytest.mark.parametrize("model", OUR_MODELS, ids=lambda m: m._meta.label)
+def test_every_model_is_tenant_scoped_or_allowlisted(model):
+    if model._meta.label in NOT_TENANT_SCOPED:
+        return
+    assert issubclass(model, TenantModel), (
+        f"{model._meta.label} must derive from tenancy.models.TenantModel or be added, with a "
+        "reason, to NOT_TENANT_SCOPED"
+    )
+    assert isinstance(model._default_manager, TenantManager)
+    assert isinstance(model.objects, TenantManager)
+    field = model._meta.get_field("organization")
+    assert not field.null
+
+
+@pytest.mark.parametrize("model", TENANT_MODELS, ids=lambda m: m._meta.label)
+def test_uniqueness_on_tenant_models_includes_the_organization(model):
+    for field in model._meta.local_fields:
+        if field.unique and not field.primary_key:
+            pytest.fail(f"{model._meta.label}.{field.name} is unique=True across organizations")
+    for fields in model._meta.unique_together:
+        assert "organization" in fields, f"{model._meta.label} unique_together {fields}"
+    for constraint in model._meta.constraints:
+        if isinstance(constraint, models.UniqueConstraint):
+            assert constraint.fields and constraint.fields[0] == "organization", (
+                f"{model._meta.label} constraint {constraint.name} must begin with organization"
+            )
+
+
+@pytest.mark.parametrize("model", TENANT_MODELS, ids=lambda m: m._meta.label)
+def test_indexes_on_tenant_models_begin_with_the_organization(model):
+    for index in model._meta.indexes:
+        assert index.fields and index.fields[0] in ("organization", "organization_id"), (
+            f"{model._meta.label} index {index.name} must begin with organization"
+        )
