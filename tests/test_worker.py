@@ -41,7 +41,7 @@ BROKERS = ["filesystem"] + (["redis"] if redis_is_up() or os.environ.get("CI") e
 
 @pytest.mark.worker
 @pytest.mark.parametrize("kind", BROKERS)
-def test_a_real_worker_consumes_the_broker(kind, tmp_path):
+def test_a_real_worker_consumes_the_broker(kind, tmp_path, monkeypatch):
     (tmp_path / "results").mkdir()
     env = {
         **os.environ,
@@ -71,8 +71,12 @@ def test_a_real_worker_consumes_the_broker(kind, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    # Celery lets CELERY_BROKER_URL in the environment win over configuration, so the client in
+    # this process must see the same variables as the worker.
+    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        monkeypatch.setenv(name, env[name])
     try:
-        # A client configured exactly as the project configures its own app, in this process.
+        # A client pointed at the same broker and result store as the worker.
         client = Celery("tandem-test")
         client.conf.broker_url = env["CELERY_BROKER_URL"]
         client.conf.result_backend = env["CELERY_RESULT_BACKEND"]
