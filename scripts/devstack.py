@@ -61,8 +61,6 @@ def main() -> int:
     args = parser.parse_args()
     var_dir = Path(os.environ.get("TANDEM_VAR_DIR", ROOT / "var"))
     var_dir.mkdir(parents=True, exist_ok=True)
-    for folder in ("broker/queue", "broker/control"):
-        (var_dir / folder).mkdir(parents=True, exist_ok=True)
 
     processes: dict[str, subprocess.Popen] = {}
     stopping = False

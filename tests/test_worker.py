@@ -50,8 +50,6 @@ def test_a_real_worker_consumes_the_broker(kind, tmp_path, monkeypatch):
         "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}",
         **broker_settings(kind, tmp_path),
     }
-    for folder in ("broker/queue", "broker/control"):
-        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
     worker = subprocess.Popen(
         [
             sys.executable,
