@@ -1,1 +1,160 @@
-"""Models of the members app (the domain issue fills this in)."""
+"""Members (the accounts an organization serves), who owns them, and what they have done:
+membership changes and advocacy — the raw material of the three results of success."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from tenancy.models import Seat, TenantModel
+
+
+class Member(TenantModel):
+    class Kind(models.TextChoices):
+        PERSON = "person", "Person"
+        ORGANIZATION = "organization", "Organization"
+
+    class Status(models.TextChoices):
+        PROSPECT = "prospect", "Prospect"
+        ACTIVE = "active", "Active"
+        GRACE = "grace", "Grace period"
+        LAPSED = "lapsed", "Lapsed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.PERSON)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    external_id = models.CharField(
+        max_length=100, blank=True, help_text="The member's id in the organization's own systems."
+    )
+    tier = models.CharField(max_length=60, blank=True, help_text="Plan or membership tier.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROSPECT)
+    joined_on = models.DateField(null=True, blank=True)
+    renewal_on = models.DateField(null=True, blank=True)
+    region = models.CharField(max_length=60, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    owner = models.ForeignKey(
+        Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_members"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=~Q(external_id=""),
+                name="member_external_id_unique_per_org",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "status"], name="member_org_status"),
+            models.Index(fields=["organization", "owner"], name="member_org_owner"),
+            models.Index(fields=["organization", "renewal_on"], name="member_org_renewal"),
+            models.Index(fields=["organization", "updated_at"], name="member_org_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OwnershipChange(TenantModel):
+    """One hand-off of an account: ownership is context kept, so the note matters."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="ownership_changes")
+    from_seat = models.ForeignKey(
+        Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_seat = models.ForeignKey(
+        Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_by = models.ForeignKey(
+        Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["organization", "member", "changed_at"], name="ownership_org_member"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} → {self.to_seat or 'nobody'}"
+
+
+class MembershipEvent(TenantModel):
+    class Kind(models.TextChoices):
+        JOIN = "join", "Joined"
+        RENEW = "renew", "Renewed"
+        UPGRADE = "upgrade", "Upgraded"
+        DOWNGRADE = "downgrade", "Downgraded"
+        LAPSE = "lapse", "Lapsed"
+        CANCEL = "cancel", "Cancelled"
+        REINSTATE = "reinstate", "Reinstated"
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="membership_events")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    occurred_on = models.DateField()
+    amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    tier = models.CharField(max_length=60, blank=True, help_text="The tier after this event.")
+    renewal_on = models.DateField(
+        null=True, blank=True, help_text="The renewal date after this event."
+    )
+    note = models.TextField(blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_on", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["organization", "member", "occurred_on"], name="mevent_org_member"
+            ),
+            models.Index(fields=["organization", "kind", "occurred_on"], name="mevent_org_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.member} · {self.occurred_on}"
+
+
+class Advocacy(TenantModel):
+    class Kind(models.TextChoices):
+        REFERRAL = "referral", "Referral"
+        TESTIMONIAL = "testimonial", "Testimonial"
+        REVIEW = "review", "Review"
+        NPS = "nps", "NPS response"
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="advocacy")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    occurred_on = models.DateField()
+    score = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="NPS answer, 0 to 10 (NPS responses only)."
+    )
+    referred_member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="referred_by"
+    )
+    note = models.TextField(blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "advocacy"
+        ordering = ["-occurred_on", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__gte=0, score__lte=10),
+                name="advocacy_score_0_10",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="nps") | Q(score__isnull=False), name="advocacy_nps_has_score"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "member", "kind"], name="advocacy_org_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.member}"
