@@ -18,14 +18,16 @@ def organization_ensure(*, slug: str, name: str, time_zone: str = "UTC") -> Orga
 
 
 @transaction.atomic
-def user_ensure(*, email: str, password: str, full_name: str = "") -> User:
-    """Create a user, or reset an existing one's name and password (used for demo logins)."""
+def user_ensure(*, email: str, full_name: str = "", password_hash: str) -> User:
+    """Create a user with an already hashed password, or return the existing one unchanged.
+
+    Taking the hash lets a caller hash a shared demo password once (hashing is deliberately slow).
+    """
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
-        return User.objects.create_user(email=email, password=password, full_name=full_name)
-    user.full_name = full_name
-    user.set_password(password)
-    user.save(update_fields=["full_name", "password"])
+        user = User(email=email.lower(), full_name=full_name, password=password_hash)
+        user.full_clean()
+        user.save()
     return user
 
 

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 
+from engagement.models import ContextEvent, Engagement
+from members.models import Member, MembershipEvent
+from milestones.models import Commitment, ProgressMilestone
+from outcomes.models import AppropriateExperience, Condition, Goal
+from tenancy.demo import DEMO_PASSWORD, build_demo
 from tenancy.models import Organization, Seat, User
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,22 +45,76 @@ def test_an_invalid_database_url_fails_at_once_naming_the_variable(url, tmp_path
     assert "ImproperlyConfigured" in result.stderr
 
 
-def test_seed_demo_is_idempotent(db):
-    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    counts = (Organization.objects.count(), User.objects.count(), Seat.objects.unscoped().count())
-    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    assert counts == (2, 3, 4)
-    assert (
-        Organization.objects.count(),
-        User.objects.count(),
-        Seat.objects.unscoped().count(),
-    ) == counts
+def counts() -> dict[str, int]:
+    return {
+        "organizations": Organization.objects.count(),
+        "users": User.objects.count(),
+        **{
+            model._meta.label: model.objects.unscoped().count()
+            for model in (
+                Seat,
+                Member,
+                MembershipEvent,
+                Goal,
+                Condition,
+                ProgressMilestone,
+                Commitment,
+                Engagement,
+                ContextEvent,
+                AppropriateExperience,
+            )
+        },
+    }
+
+
+def test_seed_demo_builds_a_consistent_portfolio_and_is_idempotent(db):
+    build_demo(members=12, other_members=5, activity=10)
+    first = counts()
+    build_demo(members=12, other_members=5, activity=10)
+    assert counts() == first
+    assert first["organizations"] == 2
+    assert first["members.Member"] == 17
+    assert first["users"] == 6
+    for label in (
+        "milestones.ProgressMilestone",
+        "outcomes.Goal",
+        "outcomes.Condition",
+        "engagement.Engagement",
+        "engagement.ContextEvent",
+        "milestones.Commitment",
+    ):
+        assert first[label] > 0, label
+    # Children always share their member's organization.
+    for model in (Goal, Engagement, ContextEvent, ProgressMilestone, Commitment):
+        assert (
+            not model.objects.unscoped()
+            .exclude(organization_id=F("member__organization_id"))
+            .exists()
+        ), model
+    # Every milestone type is represented, and strategic milestones hang off goals.
+    assert set(ProgressMilestone.objects.unscoped().values_list("type", flat=True)) >= {
+        "functional",
+        "operational",
+        "strategic",
+    }
+    assert not ProgressMilestone.objects.unscoped().filter(type="strategic", goal=None).exists()
+    # Growing the first organization adds members without touching the rest.
+    build_demo(members=15, other_members=5, activity=10)
+    assert counts()["members.Member"] == 20
+
     admin = User.objects.get(email="admin@tandem.demo")
-    assert admin.check_password("tandem-demo")
+    assert admin.check_password(DEMO_PASSWORD)
     assert set(Seat.objects.for_user(admin).values_list("organization__slug", flat=True)) == {
         "riverbend",
         "northshore",
     }
+
+
+def test_seed_demo_command_prints_the_logins(db, capsys):
+    call_command("seed_demo", "--members", "3", "--activity", "2")
+    output = capsys.readouterr().out
+    assert "admin@tandem.demo" in output
+    assert DEMO_PASSWORD in output
 
 
 def free_port() -> int:

@@ -1,38 +1,45 @@
-"""Load the demo organization and its logins. Safe to run again: it updates, never duplicates."""
+"""Load the demo organizations, their logins and a believable portfolio.
 
-from django.core.management.base import BaseCommand
-from django.db import transaction
+Safe to run again: organizations are only topped up to the requested size, never duplicated.
+"""
 
-from tenancy.models import Seat
-from tenancy.services import organization_ensure, seat_ensure, user_ensure
+from django.core.management.base import BaseCommand, CommandParser
 
-DEMO_PASSWORD = "tandem-demo"  # noqa: S105 - a published demo login, not a secret
-DEMO_ORGANIZATIONS = [
-    ("riverbend", "Riverbend Guild of Makers", "America/Chicago"),
-    ("northshore", "Northshore Nurses Association", "America/New_York"),
-]
-DEMO_SEATS = [
-    ("admin@tandem.demo", "Ada Admin", {"riverbend": "admin", "northshore": "admin"}),
-    ("msm@tandem.demo", "Morgan Manager", {"riverbend": "msm"}),
-    ("viewer@tandem.demo", "Vic Viewer", {"riverbend": "viewer"}),
-]
+from tenancy.demo import DEMO_LOGINS, DEMO_PASSWORD, TEAM, build_demo
 
 
 class Command(BaseCommand):
-    help = "Create or refresh the demo organizations and their logins."
+    help = "Create or top up the demo organizations, their logins and their members."
 
-    @transaction.atomic
-    def handle(self, *args, **options) -> None:
-        organizations = {
-            slug: organization_ensure(slug=slug, name=name, time_zone=tz)
-            for slug, name, tz in DEMO_ORGANIZATIONS
-        }
-        for email, full_name, roles in DEMO_SEATS:
-            user = user_ensure(email=email, password=DEMO_PASSWORD, full_name=full_name)
-            for slug, role in roles.items():
-                seat_ensure(organization=organizations[slug], user=user, role=Seat.Role(role))
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--members",
+            type=int,
+            default=None,
+            help="Members in the first demo organization (default 300).",
+        )
+        parser.add_argument(
+            "--activity",
+            type=int,
+            default=60,
+            help="Engagement + context rows per new member (default 60).",
+        )
+        parser.add_argument("--seed", type=int, default=7, help="Random seed (default 7).")
+
+    def handle(self, *args, members=None, activity=60, seed=7, **options) -> None:
+        created = build_demo(
+            members=members,
+            activity=activity,
+            seed=seed,
+            progress=lambda message: self.stdout.write(f"  {message}"),
+        )
+        for slug, count in created.items():
+            self.stdout.write(
+                f"  /o/{slug}/: {count} new members" if count else f"  /o/{slug}/: already loaded"
+            )
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
-        for email, _, roles in DEMO_SEATS:
+        for email, _, roles in DEMO_LOGINS:
             where = ", ".join(f"{role} of /o/{slug}/" for slug, role in roles.items())
             self.stdout.write(f"  {email:<22} {where}")
+        self.stdout.write(f"  (and {len(TEAM)} more MSMs: {', '.join(e for e, _, _ in TEAM)})")
