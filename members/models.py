@@ -36,6 +36,10 @@ class Member(TenantModel):
     owner = models.ForeignKey(
         Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_members"
     )
+    # The latest success gap, copied from the newest snapshot so lists can sort by risk cheaply.
+    success_gap = models.FloatField(null=True, blank=True, editable=False)
+    success_band = models.CharField(max_length=10, blank=True, editable=False)
+    success_computed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -53,6 +57,9 @@ class Member(TenantModel):
             models.Index(fields=["organization", "owner"], name="member_org_owner"),
             models.Index(fields=["organization", "renewal_on"], name="member_org_renewal"),
             models.Index(fields=["organization", "updated_at"], name="member_org_updated"),
+            models.Index(
+                fields=["organization", "success_band", "success_gap"], name="member_org_band"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -179,3 +179,172 @@ class AppropriateExperience(TenantModel):
 
     def __str__(self) -> str:
         return self.description
+
+
+class ScoringConfiguration(TenantModel):
+    """An organization's weights and thresholds for the success gap (see outcomes/scoring.py).
+
+    Weights are relative: each part counts in proportion to its weight among the parts a member
+    has data for. Thresholds decide the band from the gap (0–100) and from the pace (0–1).
+    """
+
+    milestones_weight = models.FloatField(
+        default=3.0, help_text="F: due functional/operational milestones done."
+    )
+    commitments_weight = models.FloatField(
+        default=1.0, help_text="F: due commitments on our side done."
+    )
+    pace_weight = models.FloatField(default=3.0, help_text="O: goal progress against the pace due.")
+    conditions_weight = models.FloatField(default=2.0, help_text="O: share of conditions met.")
+    strategic_weight = models.FloatField(
+        default=1.0, help_text="O: due strategic milestones reached."
+    )
+    experience_weight = models.FloatField(
+        default=1.0, help_text="O: required experience delivered on cadence."
+    )
+    watch_gap = models.FloatField(default=20.0, help_text="A gap at or above this is 'watch'.")
+    at_risk_gap = models.FloatField(default=40.0, help_text="A gap at or above this is 'at risk'.")
+    watch_pace = models.FloatField(default=0.8, help_text="A pace below this is at least 'watch'.")
+    at_risk_pace = models.FloatField(default=0.5, help_text="A pace below this is 'at risk'.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"], name="scoring_configuration_one_per_org"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Scoring of organization {self.organization_id}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        errors: dict[str, str] = {}
+        weights = [
+            "milestones_weight",
+            "commitments_weight",
+            "pace_weight",
+            "conditions_weight",
+            "strategic_weight",
+            "experience_weight",
+        ]
+        for name in weights:
+            if getattr(self, name) is None or getattr(self, name) < 0:
+                errors[name] = "A weight cannot be negative."
+        if not errors:
+            if self.milestones_weight + self.commitments_weight <= 0:
+                errors["milestones_weight"] = "Functional completion needs a weight above zero."
+            if (
+                self.pace_weight
+                + self.conditions_weight
+                + self.strategic_weight
+                + self.experience_weight
+                <= 0
+            ):
+                errors["pace_weight"] = "Outcome attainment needs a weight above zero."
+        if not 0 < self.watch_gap < self.at_risk_gap <= 100:
+            errors["at_risk_gap"] = "Thresholds must be ordered: 0 < watch gap < at-risk gap ≤ 100."
+        if not 0 <= self.at_risk_pace < self.watch_pace <= 1:
+            errors["watch_pace"] = (
+                "Pace thresholds must be ordered: 0 ≤ at-risk pace < watch pace ≤ 1."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            field.name: getattr(self, field.name)
+            for field in self._meta.fields
+            if isinstance(field, models.FloatField)
+        }
+
+
+class Band(models.TextChoices):
+    ON_TRACK = "on_track", "On track"
+    WATCH = "watch", "Watch"
+    AT_RISK = "at_risk", "At risk"
+    NO_OUTCOME = "no_outcome", "No desired outcome recorded"
+
+
+class SuccessGapRun(TenantModel):
+    """One computation over some or all of an organization's members, with the weights used."""
+
+    computed_at = models.DateTimeField()
+    as_of = models.DateField(help_text="The organization's local date the scores are for.")
+    configuration = models.JSONField(default=dict)
+    members_scored = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-computed_at"]
+        indexes = [models.Index(fields=["organization", "computed_at"], name="gaprun_org_computed")]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class SuccessGapSnapshot(TenantModel):
+    """A member's success gap at one moment, with every count that made it.
+
+    The counts are columns (written by one INSERT … SELECT), so any score can be explained and
+    recomputed by hand; ``parts`` returns them as a dictionary.
+    """
+
+    run = models.ForeignKey(SuccessGapRun, on_delete=models.CASCADE, related_name="snapshots")
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="gap_snapshots"
+    )
+    computed_at = models.DateTimeField()
+    functional = models.FloatField(null=True, help_text="F, 0–1")
+    outcome = models.FloatField(null=True, help_text="O, 0–1")
+    gap = models.FloatField(null=True, help_text="max(0, F − O) × 100")
+    pace = models.FloatField(null=True, help_text="Mean pace of active goals, 0–1")
+    band = models.CharField(max_length=10, choices=Band.choices)
+    milestones_due = models.PositiveIntegerField(default=0)
+    milestones_done = models.PositiveIntegerField(default=0)
+    commitments_due = models.PositiveIntegerField(default=0)
+    commitments_done = models.PositiveIntegerField(default=0)
+    goals_active = models.PositiveIntegerField(default=0)
+    conditions_total = models.PositiveIntegerField(default=0)
+    conditions_met = models.PositiveIntegerField(default=0)
+    strategic_due = models.PositiveIntegerField(default=0)
+    strategic_done = models.PositiveIntegerField(default=0)
+    experience_required = models.PositiveIntegerField(default=0)
+    experience_fulfilled = models.PositiveIntegerField(default=0)
+
+    PART_FIELDS = (
+        "milestones_due",
+        "milestones_done",
+        "commitments_due",
+        "commitments_done",
+        "goals_active",
+        "pace",
+        "conditions_total",
+        "conditions_met",
+        "strategic_due",
+        "strategic_done",
+        "experience_required",
+        "experience_fulfilled",
+    )
+
+    class Meta:
+        ordering = ["-computed_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "run", "member"], name="snapshot_one_per_member_per_run"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "member", "computed_at"], name="snapshot_org_member"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: gap {self.gap} ({self.band})"
+
+    @property
+    def parts(self) -> dict[str, float | int | None]:
+        return {name: getattr(self, name) for name in self.PART_FIELDS}

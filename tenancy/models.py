@@ -130,3 +130,29 @@ class Seat(TenantModel):
     def has_role(self, role: str) -> bool:
         """True when this seat's role is at least ``role`` (admin ⊇ msm ⊇ viewer)."""
         return self.RANK[Seat.Role(self.role)] >= self.RANK[Seat.Role(role)]
+
+
+class DomainEvent(TenantModel):
+    """Something that happened in the domain that other parts react to (orchestration triggers,
+    webhooks). Written in the same transaction as the change; consumers mark what they handled."""
+
+    class Kind(models.TextChoices):
+        BAND_CHANGED = "member.band_changed", "Member band changed"
+        MILESTONE_ACHIEVED = "milestone.achieved", "Milestone achieved"
+        GOAL_STATUS_CHANGED = "goal.status_changed", "Goal status changed"
+
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    subject_id = models.BigIntegerField(help_text="The id of the row the event is about.")
+    payload = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["occurred_at", "pk"]
+        indexes = [
+            models.Index(
+                fields=["organization", "kind", "occurred_at"], name="domainevent_org_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.subject_id}"

@@ -1,0 +1,430 @@
+"""The success-gap engine: every member of an organization scored in a few SQL statements.
+
+The formula (the README's "Success gap" section says the same in prose):
+
+Counts, per member, as of the organization's local date D and the moment T of the run:
+
+- milestones: functional and operational milestones that are due (due on or before D) or
+  already achieved; ``milestones_done`` of them achieved.
+- commitments: commitments on our side (together, us behind the scenes) due by D or already
+  done; ``commitments_done`` of them done.
+- goals: active goals (status active or hollow). For each one
+  progress p = 1 if its objective is reached, else for a measurable goal
+  clamp((current − baseline) / (target − baseline)), else 0;
+  expected e = clamp((D − start) / (due − start)) (1 once started when start = due);
+  pace r = 1 when e ≤ 0 or p ≥ e, else p / e. ``pace`` is the mean r over active goals.
+- conditions of active goals: ``conditions_total``, ``conditions_met``.
+- strategic milestones of active goals due by D or achieved: ``strategic_due``/``_done``.
+- required, active experience elements: ``experience_required``; ``experience_fulfilled`` of
+  them had an engagement of their type within ``cadence_days`` before T.
+
+Then, with the organization's weights (a part counts only when its denominator is not zero):
+
+- F = (w_ms·done/due + w_cm·done/due) / (w_ms + w_cm over present parts), or none.
+- O = (w_pace·pace + w_cond·met/total + w_strat·done/due + w_ax·fulfilled/required) / (sum of
+  the present parts' weights), or none — and none whenever the member has no active goal.
+- gap = max(0, (F or 0) − O) × 100, none when O is none.
+- band: "no_outcome" when O is none; "at_risk" when gap ≥ at_risk_gap or pace < at_risk_pace;
+  "watch" when gap ≥ watch_gap or pace < watch_pace; otherwise "on_track".
+
+Everything is computed inside the database by one INSERT … SELECT over derived tables grouped
+by member, so the number of statements does not depend on the number of members. The SQL is
+the same on SQLite and PostgreSQL except for three small fragments (day numbers, float casts,
+JSON) chosen by vendor. Floats are used throughout (decimals are cast), so both databases and
+the Python reference in the tests compute with the same IEEE doubles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from outcomes.models import ScoringConfiguration, SuccessGapRun
+from tenancy.models import Organization
+
+EPOCH = dt.date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The few places where SQLite and PostgreSQL spell things differently."""
+
+    vendor: str
+
+    def day(self, column: str) -> str:
+        """Days since 1970-01-01 of a DATE column, as an integer."""
+        if self.vendor == "postgresql":
+            return f"({column} - DATE '1970-01-01')"
+        return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
+
+    def epoch_days(self, column: str) -> str:
+        """Days (fractional) since the epoch of a TIMESTAMP column."""
+        if self.vendor == "postgresql":
+            return f"(EXTRACT(EPOCH FROM {column}) / 86400.0)"
+        return f"(julianday({column}) - 2440587.5)"
+
+    def real(self, expression: str) -> str:
+        kind = "DOUBLE PRECISION" if self.vendor == "postgresql" else "REAL"
+        return f"CAST({expression} AS {kind})"
+
+    def json_object(self, *pairs: tuple[str, str]) -> str:
+        args = ", ".join(f"'{key}', {value}" for key, value in pairs)
+        if self.vendor == "postgresql":
+            return f"CAST(json_build_object({args}) AS jsonb)"
+        return f"json_object({args})"
+
+
+def clamp01(expression: str) -> str:
+    x = expression
+    return f"(CASE WHEN {x} < 0 THEN 0.0 WHEN {x} > 1 THEN 1.0 ELSE {x} END)"
+
+
+def scoring_configuration(*, organization: Organization) -> ScoringConfiguration:
+    """The organization's configuration, or the defaults (not saved) when it has none."""
+    found = ScoringConfiguration.objects.for_org(organization).first()
+    return found or ScoringConfiguration(organization=organization)
+
+
+@dataclass(frozen=True)
+class MemberRange:
+    """Which members a computation covers: all, an id range (a chunk), or a list of ids."""
+
+    low: int | None = None
+    high: int | None = None
+    ids: tuple[int, ...] | None = None
+
+    def clause(self, column: str) -> str:
+        """SQL restricting ``column`` (a member id) to this range, with named parameters."""
+        if self.ids is not None:
+            if not self.ids:
+                return " AND 1 = 0"
+            return f" AND {column} IN ({', '.join(f'%(id{n})s' for n in range(len(self.ids)))})"
+        text = ""
+        if self.low is not None:
+            text += f" AND {column} >= %(low)s"
+        if self.high is not None:
+            text += f" AND {column} < %(high)s"
+        return text
+
+    def params(self) -> dict:
+        if self.ids is not None:
+            return {f"id{n}": member_id for n, member_id in enumerate(self.ids)}
+        return {"low": self.low, "high": self.high}
+
+
+ACTIVE_GOAL = "status IN ('active', 'hollow')"
+
+
+def counts_sql(d: Dialect, scope: MemberRange) -> str:
+    """One row per member of the scope with every count the score needs.
+
+    Each part is a derived table grouped by member and restricted to the organization (and the
+    scope), joined to the members; parameters: org, today (day number), now_days, true.
+    """
+
+    def where(alias: str) -> str:
+        prefix = f"{alias}." if alias else ""
+        return f"{prefix}organization_id = %(org)s{scope.clause(prefix + 'member_id')}"
+
+    due_or_done = "(achieved_at IS NOT NULL OR (due_on IS NOT NULL AND {day} <= %(today)s))"
+    milestones = f"""
+        SELECT member_id, COUNT(*) AS due,
+               SUM(CASE WHEN achieved_at IS NOT NULL THEN 1 ELSE 0 END) AS done
+        FROM milestones_progressmilestone
+        WHERE {where("")} AND type IN ('functional', 'operational')
+          AND {due_or_done.format(day=d.day("due_on"))}
+        GROUP BY member_id"""
+    commitments = f"""
+        SELECT member_id, COUNT(*) AS due,
+               SUM(CASE WHEN done_at IS NOT NULL THEN 1 ELSE 0 END) AS done
+        FROM milestones_commitment
+        WHERE {where("")} AND party IN ('together', 'us_behind_scenes')
+          AND (done_at IS NOT NULL OR (due_on IS NOT NULL AND {d.day("due_on")} <= %(today)s))
+        GROUP BY member_id"""
+    share = (
+        f"({d.real('COALESCE(current_value, baseline)')} - {d.real('baseline')})"
+        f" / ({d.real('target')} - {d.real('baseline')})"
+    )
+    progress = (
+        "CASE WHEN objective_reached_on IS NOT NULL THEN 1.0 "
+        "WHEN target IS NOT NULL AND baseline IS NOT NULL AND target <> baseline "
+        f"THEN {clamp01(share)} ELSE 0.0 END"
+    )
+    span = f"({d.day('due_on')} - {d.day('starts_on')})"
+    elapsed = f"(%(today)s - {d.day('starts_on')})"
+    expected = (
+        f"CASE WHEN {span} <= 0 THEN (CASE WHEN {elapsed} >= 0 THEN 1.0 ELSE 0.0 END) "
+        f"ELSE {clamp01(f'({elapsed} * 1.0 / {span})')} END"
+    )
+    goals = f"""
+        SELECT member_id, COUNT(*) AS active,
+               AVG(CASE WHEN e <= 0 OR p >= e THEN 1.0 ELSE p / e END) AS pace
+        FROM (SELECT member_id, {progress} AS p, {expected} AS e
+              FROM outcomes_goal WHERE {where("")} AND {ACTIVE_GOAL}) per_goal
+        GROUP BY member_id"""
+    conditions = f"""
+        SELECT g.member_id, COUNT(*) AS total,
+               SUM(CASE WHEN c.state = 'met' THEN 1 ELSE 0 END) AS met
+        FROM outcomes_condition c JOIN outcomes_goal g ON g.id = c.goal_id
+        WHERE {where("g")} AND g.{ACTIVE_GOAL}
+        GROUP BY g.member_id"""
+    strategic = f"""
+        SELECT pm.member_id, COUNT(*) AS due,
+               SUM(CASE WHEN pm.achieved_at IS NOT NULL THEN 1 ELSE 0 END) AS done
+        FROM milestones_progressmilestone pm JOIN outcomes_goal g ON g.id = pm.goal_id
+        WHERE {where("pm")} AND pm.type = 'strategic' AND g.{ACTIVE_GOAL}
+          AND (pm.achieved_at IS NOT NULL
+               OR (pm.due_on IS NOT NULL AND {d.day("pm.due_on")} <= %(today)s))
+        GROUP BY pm.member_id"""
+    last_engagement = f"""
+        SELECT member_id, type, {d.epoch_days("MAX(occurred_at)")} AS last_day
+        FROM engagement_engagement WHERE {where("")} GROUP BY member_id, type"""
+    experience = f"""
+        SELECT ax.member_id, COUNT(*) AS required,
+               SUM(CASE WHEN le.last_day >= %(now_days)s - ax.cadence_days THEN 1 ELSE 0 END)
+                   AS fulfilled
+        FROM outcomes_appropriateexperience ax
+        LEFT JOIN ({last_engagement}) le
+               ON le.member_id = ax.member_id AND le.type = ax.engagement_type
+        WHERE {where("ax")} AND ax.required = %(true)s AND ax.is_active = %(true)s
+        GROUP BY ax.member_id"""
+    return f"""
+        SELECT m.id AS member_id,
+               COALESCE(ms.due, 0) AS milestones_due, COALESCE(ms.done, 0) AS milestones_done,
+               COALESCE(cm.due, 0) AS commitments_due, COALESCE(cm.done, 0) AS commitments_done,
+               COALESCE(gl.active, 0) AS goals_active, gl.pace AS pace,
+               COALESCE(cd.total, 0) AS conditions_total, COALESCE(cd.met, 0) AS conditions_met,
+               COALESCE(st.due, 0) AS strategic_due, COALESCE(st.done, 0) AS strategic_done,
+               COALESCE(ax.required, 0) AS experience_required,
+               COALESCE(ax.fulfilled, 0) AS experience_fulfilled
+        FROM members_member m
+        LEFT JOIN ({milestones}) ms ON ms.member_id = m.id
+        LEFT JOIN ({commitments}) cm ON cm.member_id = m.id
+        LEFT JOIN ({goals}) gl ON gl.member_id = m.id
+        LEFT JOIN ({conditions}) cd ON cd.member_id = m.id
+        LEFT JOIN ({strategic}) st ON st.member_id = m.id
+        LEFT JOIN ({experience}) ax ON ax.member_id = m.id
+        WHERE m.organization_id = %(org)s{scope.clause("m.id")}"""
+
+
+def weighted(parts: list[tuple[str, str, str]]) -> str:
+    """SQL for a weighted mean over the parts present: (weight param, value, present?)."""
+    numerator = " + ".join(
+        f"(CASE WHEN {present} THEN %({w})s * {value} ELSE 0.0 END)" for w, value, present in parts
+    )
+    denominator = " + ".join(
+        f"(CASE WHEN {present} THEN %({w})s ELSE 0.0 END)" for w, _, present in parts
+    )
+    return f"(CASE WHEN ({denominator}) > 0 THEN ({numerator}) / ({denominator}) ELSE NULL END)"
+
+
+def scores_sql(d: Dialect, scope: MemberRange) -> str:
+    """Counts, then F and O, then gap and band: one row per member, in the snapshot's columns."""
+    functional = weighted(
+        [
+            (
+                "milestones_weight",
+                f"{d.real('milestones_done')} / milestones_due",
+                "milestones_due > 0",
+            ),
+            (
+                "commitments_weight",
+                f"{d.real('commitments_done')} / commitments_due",
+                "commitments_due > 0",
+            ),
+        ]
+    )
+    outcome = weighted(
+        [
+            ("pace_weight", "pace", "goals_active > 0"),
+            (
+                "conditions_weight",
+                f"{d.real('conditions_met')} / conditions_total",
+                "conditions_total > 0",
+            ),
+            (
+                "strategic_weight",
+                f"{d.real('strategic_done')} / strategic_due",
+                "strategic_due > 0",
+            ),
+            (
+                "experience_weight",
+                f"{d.real('experience_fulfilled')} / experience_required",
+                "experience_required > 0",
+            ),
+        ]
+    )
+    counts = counts_sql(d, scope)
+    with_parts = f"""
+        SELECT counts.*, {functional} AS functional,
+               CASE WHEN goals_active > 0 THEN {outcome} ELSE NULL END AS outcome
+        FROM ({counts}) counts"""
+    raw_gap = "(COALESCE(functional, 0.0) - outcome) * 100.0"
+    with_gap = f"""
+        SELECT parts.*,
+               CASE WHEN outcome IS NULL THEN NULL WHEN {raw_gap} > 0 THEN {raw_gap} ELSE 0.0 END
+                   AS gap
+        FROM ({with_parts}) parts"""
+    return f"""
+        SELECT scored.*,
+               CASE WHEN outcome IS NULL THEN 'no_outcome'
+                    WHEN gap >= %(at_risk_gap)s OR pace < %(at_risk_pace)s THEN 'at_risk'
+                    WHEN gap >= %(watch_gap)s OR pace < %(watch_pace)s THEN 'watch'
+                    ELSE 'on_track' END AS band
+        FROM ({with_gap}) scored"""
+
+
+SNAPSHOT_COLUMNS = (
+    "functional",
+    "outcome",
+    "gap",
+    "pace",
+    "band",
+    "milestones_due",
+    "milestones_done",
+    "commitments_due",
+    "commitments_done",
+    "goals_active",
+    "conditions_total",
+    "conditions_met",
+    "strategic_due",
+    "strategic_done",
+    "experience_required",
+    "experience_fulfilled",
+)
+
+
+def insert_snapshots_sql(d: Dialect, scope: MemberRange) -> str:
+    """Insert one snapshot per member of the scope for the run, skipping members the run
+    already scored (so re-running a chunk writes nothing twice)."""
+    columns = ", ".join(SNAPSHOT_COLUMNS)
+    values = ", ".join("s." + column for column in SNAPSHOT_COLUMNS)
+    return f"""
+        INSERT INTO outcomes_successgapsnapshot
+            (organization_id, run_id, member_id, computed_at, {columns})
+        SELECT %(org)s, %(run)s, s.member_id, %(computed_at)s, {values}
+        FROM ({scores_sql(d, scope)}) s
+        WHERE NOT EXISTS (
+            SELECT 1 FROM outcomes_successgapsnapshot done
+            WHERE done.organization_id = %(org)s AND done.run_id = %(run)s
+              AND done.member_id = s.member_id)"""
+
+
+def band_events_sql(d: Dialect) -> str:
+    """A domain event for each member of the run whose band differs from the one on record."""
+    payload = d.json_object(
+        ("member_id", "m.id"),
+        ("from", "m.success_band"),
+        ("to", "s.band"),
+        ("gap", "s.gap"),
+        ("run_id", "s.run_id"),
+    )
+    return f"""
+        INSERT INTO tenancy_domainevent (organization_id, kind, subject_id, payload, occurred_at)
+        SELECT %(org)s, 'member.band_changed', m.id, {payload}, %(computed_at)s
+        FROM outcomes_successgapsnapshot s JOIN members_member m ON m.id = s.member_id
+        WHERE s.organization_id = %(org)s AND s.run_id = %(run)s
+          AND m.organization_id = %(org)s AND m.success_band <> s.band"""
+
+
+MEMBER_LATEST_SQL = """
+    UPDATE members_member
+    SET success_gap = s.gap, success_band = s.band, success_computed_at = s.computed_at
+    FROM outcomes_successgapsnapshot s
+    WHERE s.organization_id = %(org)s AND s.run_id = %(run)s
+      AND s.member_id = members_member.id AND members_member.organization_id = %(org)s"""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run: SuccessGapRun
+    members_scored: int
+    band_changes: int
+
+
+def success_gap_run_start(
+    *, organization: Organization, now: dt.datetime | None = None
+) -> SuccessGapRun:
+    """Open a computation run, recording the configuration it uses."""
+    now = now or timezone.now()
+    configuration = scoring_configuration(organization=organization)
+    local_today = timezone.localtime(now, _zone(organization)).date()
+    return SuccessGapRun.objects.for_org(organization).create(
+        organization=organization,
+        computed_at=now,
+        as_of=local_today,
+        configuration=configuration.as_dict(),
+    )
+
+
+def _zone(organization: Organization):
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(organization.time_zone)
+
+
+@transaction.atomic
+def success_gaps_compute(
+    *, organization: Organization, run: SuccessGapRun, scope: MemberRange | None = None
+) -> RunResult:
+    """Score the members of ``scope`` (default: all) into ``run``: four statements in all.
+
+    Idempotent per run: members already scored in the run are skipped, so a retried chunk
+    neither duplicates snapshots nor emits band changes twice.
+    """
+    scope = scope or MemberRange()
+    d = Dialect(connection.vendor)
+    params = {
+        "org": organization.pk,
+        "run": run.pk,
+        "today": (run.as_of - EPOCH).days,
+        "now_days": (run.computed_at - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).total_seconds()
+        / 86400,
+        "computed_at": connection.ops.adapt_datetimefield_value(run.computed_at),
+        "true": True,
+        **run.configuration,
+        **scope.params(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(insert_snapshots_sql(d, scope), params)
+        scored = cursor.rowcount
+        cursor.execute(band_events_sql(d), params)
+        band_changes = cursor.rowcount
+        cursor.execute(MEMBER_LATEST_SQL, params)
+        cursor.execute(
+            "UPDATE outcomes_successgaprun SET members_scored = "
+            "(SELECT COUNT(*) FROM outcomes_successgapsnapshot s WHERE s.organization_id = %(org)s"
+            " AND s.run_id = %(run)s), finished_at = %(computed_at)s"
+            " WHERE id = %(run)s AND organization_id = %(org)s",
+            params,
+        )
+    run.refresh_from_db(fields=["members_scored", "finished_at"])
+    return RunResult(run=run, members_scored=scored, band_changes=band_changes)
+
+
+def success_gaps_recompute(
+    *,
+    organization: Organization,
+    member_ids: list[int] | None = None,
+    now: dt.datetime | None = None,
+) -> RunResult:
+    """Open a run and score all members (or the ones given) in it."""
+    run = success_gap_run_start(organization=organization, now=now)
+    scope = MemberRange(ids=tuple(sorted(set(member_ids)))) if member_ids is not None else None
+    return success_gaps_compute(organization=organization, run=run, scope=scope)
+
+
+def member_id_chunks(*, organization: Organization, size: int) -> list[MemberRange]:
+    """Split the organization's members into id ranges of ``size`` members (one query)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS rn FROM members_member"
+            " WHERE organization_id = %(org)s) numbered WHERE (rn - 1) %% %(size)s = 0 ORDER BY id",
+            {"org": organization.pk, "size": size},
+        )
+        starts = [row[0] for row in cursor.fetchall()]
+    ends: list[int | None] = [*starts[1:], None]
+    return [MemberRange(low=low, high=high) for low, high in zip(starts, ends, strict=True)]
