@@ -15,7 +15,7 @@ from django.db import models
 from django.utils import timezone
 
 from tenancy.managers import TenantManager, UserManager
-from tenancy.scope import UnscopedQueryError, current_organization_id
+from tenancy.scope import UnscopedQueryError, current_organization_id, organization_scope
 
 
 def validate_time_zone(value: str) -> None:
@@ -86,6 +86,20 @@ class TenantModel(models.Model):
                 f"{self.organization_id} inside the scope of organization {scope}."
             )
         super().save(*args, **kwargs)
+
+    # Django checks uniqueness through the default manager, which needs a scope: the row's own
+    # organization is the right one (every unique constraint here begins with it).
+    def validate_unique(self, exclude=None) -> None:
+        if self.organization_id is None:
+            return  # the missing organization is reported by clean_fields
+        with organization_scope(self.organization_id):
+            super().validate_unique(exclude=exclude)
+
+    def validate_constraints(self, exclude=None) -> None:
+        if self.organization_id is None:
+            return
+        with organization_scope(self.organization_id):
+            super().validate_constraints(exclude=exclude)
 
 
 class SeatManager(TenantManager):

@@ -94,3 +94,13 @@ def test_seat_roles_rank(tenant_a):
     assert tenant_a.msm.has_role("viewer")
     assert not tenant_a.msm.has_role("admin")
     assert not tenant_a.viewer.has_role("msm")
+
+
+def test_full_clean_checks_uniqueness_within_the_rows_own_organization(tenant_a, tenant_b):
+    from django.core.exceptions import ValidationError
+
+    duplicate = Seat(organization=tenant_a.organization, user=tenant_a.msm.user, role="viewer")
+    with pytest.raises(ValidationError, match="already exists"):
+        duplicate.full_clean()
+    Seat(organization=tenant_b.organization, user=tenant_a.msm.user, role="viewer").full_clean()
+    assert current_organization_id() is None
