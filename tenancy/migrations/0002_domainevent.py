@@ -6,25 +6,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenancy', '0001_initial'),
+        ("tenancy", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DomainEvent',
+            name="DomainEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('member.band_changed', 'Member band changed'), ('milestone.achieved', 'Milestone achieved'), ('goal.status_changed', 'Goal status changed')], max_length=40)),
-                ('subject_id', models.BigIntegerField(help_text='The id of the row the event is about.')),
-                ('payload', models.JSONField(blank=True, default=dict)),
-                ('occurred_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("member.band_changed", "Member band changed"),
+                            ("milestone.achieved", "Milestone achieved"),
+                            ("goal.status_changed", "Goal status changed"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                (
+                    "subject_id",
+                    models.BigIntegerField(help_text="The id of the row the event is about."),
+                ),
+                ("payload", models.JSONField(blank=True, default=dict)),
+                ("occurred_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['occurred_at', 'pk'],
-                'indexes': [models.Index(fields=['organization', 'kind', 'occurred_at'], name='domainevent_org_kind')],
+                "ordering": ["occurred_at", "pk"],
+                "indexes": [
+                    models.Index(
+                        fields=["organization", "kind", "occurred_at"], name="domainevent_org_kind"
+                    )
+                ],
             },
         ),
     ]
