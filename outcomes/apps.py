@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class OutcomesConfig(AppConfig):
     name = "outcomes"
+
+    def ready(self) -> None:
+        from outcomes import signals
+
+        signals.connect()

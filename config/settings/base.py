@@ -7,6 +7,7 @@ embedded set-up (SQLite and a file-system Celery broker under ``var/``) when not
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -79,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tenancy.middleware.OrganizationMiddleware",
+    "outcomes.recompute.RecomputeBatchMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -157,7 +159,14 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 3600.0,
         "options": {"expires": 5400},
     },
+    "outcomes-recompute-success-gaps-nightly": {
+        "task": "outcomes.recompute_all_organizations",
+        "schedule": crontab(hour=2, minute=15),
+        "options": {"expires": 6 * 3600},
+    },
 }
+# Organizations larger than this are scored in chunks of this many members, one task each.
+SUCCESS_GAP_CHUNK_SIZE = env.int("SUCCESS_GAP_CHUNK_SIZE", default=50_000)
 
 LOGGING = {
     "version": 1,

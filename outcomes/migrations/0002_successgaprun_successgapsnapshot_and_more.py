@@ -5,89 +5,204 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('members', '0002_member_success_band_member_success_computed_at_and_more'),
-        ('outcomes', '0001_initial'),
-        ('tenancy', '0002_domainevent'),
+        ("members", "0002_member_success_band_member_success_computed_at_and_more"),
+        ("outcomes", "0001_initial"),
+        ("tenancy", "0002_domainevent"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SuccessGapRun',
+            name="SuccessGapRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('computed_at', models.DateTimeField()),
-                ('as_of', models.DateField(help_text="The organization's local date the scores are for.")),
-                ('configuration', models.JSONField(default=dict)),
-                ('members_scored', models.PositiveIntegerField(default=0)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("computed_at", models.DateTimeField()),
+                (
+                    "as_of",
+                    models.DateField(help_text="The organization's local date the scores are for."),
+                ),
+                ("configuration", models.JSONField(default=dict)),
+                ("members_scored", models.PositiveIntegerField(default=0)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-computed_at'],
+                "ordering": ["-computed_at"],
             },
         ),
         migrations.CreateModel(
-            name='SuccessGapSnapshot',
+            name="SuccessGapSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('computed_at', models.DateTimeField()),
-                ('functional', models.FloatField(help_text='F, 0–1', null=True)),
-                ('outcome', models.FloatField(help_text='O, 0–1', null=True)),
-                ('gap', models.FloatField(help_text='max(0, F − O) × 100', null=True)),
-                ('pace', models.FloatField(help_text='Mean pace of active goals, 0–1', null=True)),
-                ('band', models.CharField(choices=[('on_track', 'On track'), ('watch', 'Watch'), ('at_risk', 'At risk'), ('no_outcome', 'No desired outcome recorded')], max_length=10)),
-                ('milestones_due', models.PositiveIntegerField(default=0)),
-                ('milestones_done', models.PositiveIntegerField(default=0)),
-                ('commitments_due', models.PositiveIntegerField(default=0)),
-                ('commitments_done', models.PositiveIntegerField(default=0)),
-                ('goals_active', models.PositiveIntegerField(default=0)),
-                ('conditions_total', models.PositiveIntegerField(default=0)),
-                ('conditions_met', models.PositiveIntegerField(default=0)),
-                ('strategic_due', models.PositiveIntegerField(default=0)),
-                ('strategic_done', models.PositiveIntegerField(default=0)),
-                ('experience_required', models.PositiveIntegerField(default=0)),
-                ('experience_fulfilled', models.PositiveIntegerField(default=0)),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='gap_snapshots', to='members.member')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='snapshots', to='outcomes.successgaprun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("computed_at", models.DateTimeField()),
+                ("functional", models.FloatField(help_text="F, 0–1", null=True)),
+                ("outcome", models.FloatField(help_text="O, 0–1", null=True)),
+                ("gap", models.FloatField(help_text="max(0, F − O) × 100", null=True)),
+                ("pace", models.FloatField(help_text="Mean pace of active goals, 0–1", null=True)),
+                (
+                    "band",
+                    models.CharField(
+                        choices=[
+                            ("on_track", "On track"),
+                            ("watch", "Watch"),
+                            ("at_risk", "At risk"),
+                            ("no_outcome", "No desired outcome recorded"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("milestones_due", models.PositiveIntegerField(default=0)),
+                ("milestones_done", models.PositiveIntegerField(default=0)),
+                ("commitments_due", models.PositiveIntegerField(default=0)),
+                ("commitments_done", models.PositiveIntegerField(default=0)),
+                ("goals_active", models.PositiveIntegerField(default=0)),
+                ("conditions_total", models.PositiveIntegerField(default=0)),
+                ("conditions_met", models.PositiveIntegerField(default=0)),
+                ("strategic_due", models.PositiveIntegerField(default=0)),
+                ("strategic_done", models.PositiveIntegerField(default=0)),
+                ("experience_required", models.PositiveIntegerField(default=0)),
+                ("experience_fulfilled", models.PositiveIntegerField(default=0)),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="gap_snapshots",
+                        to="members.member",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="snapshots",
+                        to="outcomes.successgaprun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-computed_at', '-pk'],
+                "ordering": ["-computed_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='ScoringConfiguration',
+            name="ScoringConfiguration",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('milestones_weight', models.FloatField(default=3.0, help_text='F: due functional/operational milestones done.')),
-                ('commitments_weight', models.FloatField(default=1.0, help_text='F: due commitments on our side done.')),
-                ('pace_weight', models.FloatField(default=3.0, help_text='O: goal progress against the pace due.')),
-                ('conditions_weight', models.FloatField(default=2.0, help_text='O: share of conditions met.')),
-                ('strategic_weight', models.FloatField(default=1.0, help_text='O: due strategic milestones reached.')),
-                ('experience_weight', models.FloatField(default=1.0, help_text='O: required experience delivered on cadence.')),
-                ('watch_gap', models.FloatField(default=20.0, help_text="A gap at or above this is 'watch'.")),
-                ('at_risk_gap', models.FloatField(default=40.0, help_text="A gap at or above this is 'at risk'.")),
-                ('watch_pace', models.FloatField(default=0.8, help_text="A pace below this is at least 'watch'.")),
-                ('at_risk_pace', models.FloatField(default=0.5, help_text="A pace below this is 'at risk'.")),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "milestones_weight",
+                    models.FloatField(
+                        default=3.0, help_text="F: due functional/operational milestones done."
+                    ),
+                ),
+                (
+                    "commitments_weight",
+                    models.FloatField(
+                        default=1.0, help_text="F: due commitments on our side done."
+                    ),
+                ),
+                (
+                    "pace_weight",
+                    models.FloatField(
+                        default=3.0, help_text="O: goal progress against the pace due."
+                    ),
+                ),
+                (
+                    "conditions_weight",
+                    models.FloatField(default=2.0, help_text="O: share of conditions met."),
+                ),
+                (
+                    "strategic_weight",
+                    models.FloatField(
+                        default=1.0, help_text="O: due strategic milestones reached."
+                    ),
+                ),
+                (
+                    "experience_weight",
+                    models.FloatField(
+                        default=1.0, help_text="O: required experience delivered on cadence."
+                    ),
+                ),
+                (
+                    "watch_gap",
+                    models.FloatField(default=20.0, help_text="A gap at or above this is 'watch'."),
+                ),
+                (
+                    "at_risk_gap",
+                    models.FloatField(
+                        default=40.0, help_text="A gap at or above this is 'at risk'."
+                    ),
+                ),
+                (
+                    "watch_pace",
+                    models.FloatField(
+                        default=0.8, help_text="A pace below this is at least 'watch'."
+                    ),
+                ),
+                (
+                    "at_risk_pace",
+                    models.FloatField(default=0.5, help_text="A pace below this is 'at risk'."),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('organization',), name='scoring_configuration_one_per_org')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("organization",), name="scoring_configuration_one_per_org"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='successgaprun',
-            index=models.Index(fields=['organization', 'computed_at'], name='gaprun_org_computed'),
+            model_name="successgaprun",
+            index=models.Index(fields=["organization", "computed_at"], name="gaprun_org_computed"),
         ),
         migrations.AddIndex(
-            model_name='successgapsnapshot',
-            index=models.Index(fields=['organization', 'member', 'computed_at'], name='snapshot_org_member'),
+            model_name="successgapsnapshot",
+            index=models.Index(
+                fields=["organization", "member", "computed_at"], name="snapshot_org_member"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='successgapsnapshot',
-            constraint=models.UniqueConstraint(fields=('organization', 'run', 'member'), name='snapshot_one_per_member_per_run'),
+            model_name="successgapsnapshot",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "run", "member"), name="snapshot_one_per_member_per_run"
+            ),
         ),
     ]
