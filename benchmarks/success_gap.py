@@ -1,0 +1,132 @@
+"""Success-gap benchmark: the set-based engine against the per-member reference loop.
+
+Builds (or reuses) the demo portfolio with ``seed_demo --members N``, scores every member of the
+benchmark organization with the engine, scores members with the straightforward loop from the
+tests, checks that both agree, and prints members, seconds, members/s and the ratio.
+
+    python benchmarks/success_gap.py [--members 100000] [--reference-sample 2000]
+
+The reference loop issues several queries per member; on a large portfolio it runs on a random
+sample of members (``--reference-sample``; 0 = all) and its rate is measured on that sample.
+Runs on whatever DATABASE_URL names (SQLite by default, PostgreSQL when set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from members.models import Member  # noqa: E402
+from outcomes.models import SuccessGapSnapshot  # noqa: E402
+from outcomes.scoring import (  # noqa: E402
+    member_id_chunks,
+    success_gap_run_start,
+    success_gaps_compute,
+)
+from tenancy.models import Organization  # noqa: E402
+from tests.scoring_reference import reference_score  # noqa: E402
+
+TOLERANCE = 1e-9
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--members", type=int, default=int(os.environ.get("BENCH_MEMBERS", 20_000)))
+    parser.add_argument(
+        "--activity",
+        type=int,
+        default=10,
+        help="engagement + context rows per member when building the data",
+    )
+    parser.add_argument("--reference-sample", type=int, default=2_000)
+    parser.add_argument("--chunk-size", type=int, default=100_000)
+    args = parser.parse_args()
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    with open(os.devnull, "w") as quiet:
+        call_command("seed_demo", members=args.members, activity=args.activity, stdout=quiet)
+    build = time.perf_counter() - started
+    organization = Organization.objects.get(slug="riverbend")
+    total = Member.objects.for_org(organization).count()
+    print(
+        f"database: {connection.vendor}; members in the organization: {total:,} "
+        f"(data ready in {build:.1f}s)"
+    )
+
+    run = success_gap_run_start(organization=organization)
+    started = time.perf_counter()
+    scored = 0
+    for chunk in member_id_chunks(organization=organization, size=args.chunk_size):
+        scored += success_gaps_compute(
+            organization=organization, run=run, scope=chunk
+        ).members_scored
+    engine_seconds = time.perf_counter() - started
+
+    ids = list(Member.objects.for_org(organization).values_list("pk", flat=True))
+    sample = (
+        ids
+        if not args.reference_sample or args.reference_sample >= len(ids)
+        else sorted(random.Random(1).sample(ids, args.reference_sample))
+    )
+    members = Member.objects.for_org(organization).select_related("organization").in_bulk(sample)
+    started = time.perf_counter()
+    expected = [reference_score(members[pk], run) for pk in sample]
+    reference_seconds = time.perf_counter() - started
+
+    snapshots = {
+        s.member_id: s
+        for s in SuccessGapSnapshot.objects.for_org(organization)
+        .filter(run=run)
+        .iterator(chunk_size=10_000)
+    }
+    mismatches = [
+        ref.member_id for ref in expected if not agrees(snapshots.get(ref.member_id), ref)
+    ]
+
+    engine_rate = scored / engine_seconds
+    reference_rate = len(sample) / reference_seconds
+    print()
+    print(f"{'computation':<24}{'members':>12}{'seconds':>12}{'members/s':>14}")
+    print(f"{'set-based engine':<24}{scored:>12,}{engine_seconds:>12.2f}{engine_rate:>14,.0f}")
+    row = "{:<24}{:>12,}{:>12.2f}{:>14,.0f}"
+    print(row.format("reference loop", len(sample), reference_seconds, reference_rate))
+    print(f"ratio (engine / reference, members/s): {engine_rate / reference_rate:,.1f}x")
+    print(
+        f"agreement: {len(sample) - len(mismatches):,} of {len(sample):,} sampled members identical"
+    )
+    if mismatches:
+        print(f"MISMATCH for members {mismatches[:10]}")
+        return 1
+    return 0
+
+
+def agrees(snapshot, ref) -> bool:
+    if snapshot is None or snapshot.band != ref.band:
+        return False
+    if any(snapshot.parts[key] != value for key, value in ref.counts.items()):
+        return False
+    for name in ("functional", "outcome", "gap", "pace"):
+        got, want = getattr(snapshot, name), getattr(ref, name)
+        if (got is None) != (want is None) or (want is not None and abs(got - want) > TOLERANCE):
+            return False
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main())
