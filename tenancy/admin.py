@@ -2,25 +2,78 @@
 manager on purpose; organization users are never staff."""
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
 
 from tenancy.forms import AdminUserChangeForm, AdminUserCreationForm
-from tenancy.models import Organization, Seat, User
+from tenancy.models import DomainEvent, Organization, Seat, TenantModel, User
+from tenancy.scope import organization_scope
+
+
+def _links_to_tenant_rows(model) -> bool:
+    return any(
+        field.many_to_one and issubclass(field.related_model, TenantModel)
+        for field in model._meta.get_fields()
+        if getattr(field, "related_model", None) is not None and not field.auto_created
+    )
 
 
 class TenantAdmin(admin.ModelAdmin):
-    """Base admin for tenant models: the admin is the place the unscoped escape hatch is for."""
+    """Base admin for tenant models.
+
+    Lists read every organization through the unscoped manager (the admin is what that escape
+    hatch is for). One row is edited inside its own organization's scope, so the default manager
+    works for Django's widgets and constraint checks and offers only that organization's rows —
+    an edit cannot link two tenants. Rows that link to other tenant rows are created through the
+    services (pages, API), which apply the domain's rules, so the admin does not add them.
+    """
 
     def get_queryset(self, request):
         queryset = self.model.objects.unscoped()
         ordering = self.get_ordering(request)
         return queryset.order_by(*ordering) if ordering else queryset
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        related = db_field.remote_field.model
-        if hasattr(related.objects, "unscoped"):
-            kwargs.setdefault("queryset", related.objects.unscoped())
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    def has_add_permission(self, request) -> bool:
+        return not _links_to_tenant_rows(self.model) and super().has_add_permission(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "organization"] if obj is not None else readonly
+
+    def _organization_of(self, object_id: str | None) -> int | None:
+        if object_id is None:
+            return None
+        try:
+            return (
+                self.model.objects.unscoped()
+                .filter(pk=unquote(object_id))
+                .values_list("organization_id", flat=True)
+                .first()
+            )
+        except (ValueError, ValidationError):
+            return None
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        organization_id = self._organization_of(object_id)
+        if organization_id is None:  # an add, or Django answers "does not exist"
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with organization_scope(organization_id):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            # Widgets query while the template renders: render before the scope ends.
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+            return response
+
+    def delete_view(self, request, object_id, extra_context=None):
+        organization_id = self._organization_of(object_id)
+        if organization_id is None:
+            return super().delete_view(request, object_id, extra_context)
+        with organization_scope(organization_id):
+            response = super().delete_view(request, object_id, extra_context)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+            return response
 
 
 @admin.register(User)
@@ -51,3 +104,11 @@ class SeatAdmin(TenantAdmin):
     list_filter = ["role", "organization"]
     search_fields = ["user__email", "organization__name"]
     list_select_related = ["user", "organization"]
+
+
+@admin.register(DomainEvent)
+class DomainEventAdmin(TenantAdmin):
+    list_display = ["occurred_at", "kind", "subject_id", "organization"]
+    list_filter = ["kind", "organization"]
+    list_select_related = ["organization"]
+    readonly_fields = ["kind", "subject_id", "payload", "occurred_at"]
