@@ -50,6 +50,7 @@ class Member(TenantModel):
                 fields=["organization", "external_id"],
                 condition=~Q(external_id=""),
                 name="member_external_id_unique_per_org",
+                violation_error_message="Another member of this organization has this external id.",
             ),
         ]
         indexes = [

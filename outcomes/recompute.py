@@ -28,6 +28,7 @@ def _send(pending: dict[int, set[int]]) -> None:
             recompute_members.apply_async(
                 kwargs={"organization_id": organization_id, "member_ids": sorted(member_ids)},
                 countdown=DEBOUNCE_SECONDS,
+                expires=3600,
             )
 
 

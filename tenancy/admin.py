@@ -7,16 +7,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 
 from tenancy.forms import AdminUserChangeForm, AdminUserCreationForm
-from tenancy.models import DomainEvent, Organization, Seat, TenantModel, User
+from tenancy.models import DomainEvent, Organization, Seat, User
 from tenancy.scope import organization_scope
-
-
-def _links_to_tenant_rows(model) -> bool:
-    return any(
-        field.many_to_one and issubclass(field.related_model, TenantModel)
-        for field in model._meta.get_fields()
-        if getattr(field, "related_model", None) is not None and not field.auto_created
-    )
 
 
 class TenantAdmin(admin.ModelAdmin):
@@ -25,8 +17,8 @@ class TenantAdmin(admin.ModelAdmin):
     Lists read every organization through the unscoped manager (the admin is what that escape
     hatch is for). One row is edited inside its own organization's scope, so the default manager
     works for Django's widgets and constraint checks and offers only that organization's rows —
-    an edit cannot link two tenants. Rows that link to other tenant rows are created through the
-    services (pages, API), which apply the domain's rules, so the admin does not add them.
+    an edit cannot link two tenants. New rows are created through the services (pages, API),
+    which apply the domain's rules, so the admin does not add them.
     """
 
     def get_queryset(self, request):
@@ -35,7 +27,7 @@ class TenantAdmin(admin.ModelAdmin):
         return queryset.order_by(*ordering) if ordering else queryset
 
     def has_add_permission(self, request) -> bool:
-        return not _links_to_tenant_rows(self.model) and super().has_add_permission(request)
+        return False
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
@@ -100,6 +92,11 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 @admin.register(Seat)
 class SeatAdmin(TenantAdmin):
+    """Staff may seat people in an organization (e.g. its first admin)."""
+
+    def has_add_permission(self, request) -> bool:
+        return admin.ModelAdmin.has_add_permission(self, request)
+
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role", "organization"]
     search_fields = ["user__email", "organization__name"]

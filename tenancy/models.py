@@ -88,18 +88,20 @@ class TenantModel(models.Model):
         super().save(*args, **kwargs)
 
     # Django checks uniqueness through the default manager, which needs a scope: the row's own
-    # organization is the right one (every unique constraint here begins with it).
+    # organization is the right one (every unique constraint here begins with it). The
+    # organization is never excluded, even where a form shows it read-only, or every constraint
+    # would go unchecked and a duplicate would fail on save instead of as a field error.
     def validate_unique(self, exclude=None) -> None:
         if self.organization_id is None:
             return  # the missing organization is reported by clean_fields
         with organization_scope(self.organization_id):
-            super().validate_unique(exclude=exclude)
+            super().validate_unique(exclude=set(exclude or ()) - {"organization"})
 
     def validate_constraints(self, exclude=None) -> None:
         if self.organization_id is None:
             return
         with organization_scope(self.organization_id):
-            super().validate_constraints(exclude=exclude)
+            super().validate_constraints(exclude=set(exclude or ()) - {"organization"})
 
 
 class SeatManager(TenantManager):

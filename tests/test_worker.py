@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,7 @@ BROKERS = ["filesystem"] + (["redis"] if redis_is_up() or os.environ.get("CI") e
 @pytest.mark.parametrize("kind", BROKERS)
 def test_a_real_worker_consumes_the_broker(kind, tmp_path, monkeypatch):
     (tmp_path / "results").mkdir()
+    (tmp_path / "broker" / "queue").mkdir(parents=True)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
@@ -91,3 +93,102 @@ def test_a_real_worker_consumes_the_broker(kind, tmp_path, monkeypatch):
         worker.terminate()
         output = worker.communicate(timeout=30)[0].decode()
     assert "Traceback" not in output, output
+
+
+SETUP_SCRIPT = """
+import datetime as dt
+from decimal import Decimal
+from members.models import Member
+from outcomes.models import DesiredOutcome, Goal
+from tenancy.models import Organization
+org = Organization.objects.create(name="Worker Test Society", slug="worker-test")
+member = Member.objects.create(organization=org, name="Wren Worker", status="active")
+outcome = DesiredOutcome.objects.create(organization=org, member=member, title="Grow")
+today = dt.date.today()
+Goal.objects.create(organization=org, desired_outcome=outcome, member=member, objective="Reach 40",
+    baseline=Decimal(0), target=Decimal(40), current_value=Decimal(4),
+    starts_on=today - dt.timedelta(days=50), due_on=today + dt.timedelta(days=50))
+print(org.pk, member.pk)
+"""
+
+COUNT_SCRIPT = """
+from members.models import Member
+from outcomes.models import SuccessGapSnapshot
+print(SuccessGapSnapshot.objects.unscoped().count(), Member.objects.unscoped().get().success_band)
+"""
+
+
+@pytest.mark.worker
+@pytest.mark.parametrize("kind", BROKERS)
+def test_a_real_worker_recomputes_a_members_success_gap(kind, tmp_path, monkeypatch):
+    """The debounced recompute task, sent as the app sends it, run by a real worker process
+    against a real database file; re-delivering it leaves one snapshot per run."""
+    (tmp_path / "results").mkdir()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "TANDEM_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}",
+        **broker_settings(kind, tmp_path),
+    }
+
+    def manage(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+
+    manage("migrate", "--noinput")
+    organization_id, member_id = map(int, manage("shell", "-c", SETUP_SCRIPT).split())
+    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "TANDEM_VAR_DIR", "DATABASE_URL"):
+        monkeypatch.setenv(name, env[name])
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        client = Celery("tandem-test")
+        client.conf.broker_url = env["CELERY_BROKER_URL"]
+        client.conf.result_backend = env["CELERY_RESULT_BACKEND"]
+        if kind == "filesystem":
+            folder = str(tmp_path / "broker" / "queue")
+            client.conf.broker_transport_options = {
+                "data_folder_in": folder,
+                "data_folder_out": folder,
+                "store_processed": False,
+            }
+        kwargs = {"organization_id": organization_id, "member_ids": [member_id]}
+        result = client.send_task("outcomes.recompute_members", kwargs=kwargs)
+        assert result.get(timeout=60) == 1
+        missing = client.send_task("outcomes.recompute_members", kwargs={"member_ids": [member_id]})
+        with pytest.raises(Exception, match="organization_id"):
+            missing.get(timeout=60)
+        # Saving the goal in SETUP_SCRIPT scheduled the debounced recompute too (after commit,
+        # with a countdown): the worker runs it as well, so two runs, one snapshot each.
+        deadline = time.monotonic() + 60
+        while (counted := manage("shell", "-c", COUNT_SCRIPT)) != "2 at_risk":
+            assert time.monotonic() < deadline, counted
+            time.sleep(1)
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=30)

@@ -4,30 +4,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('members', '0001_initial'),
-        ('tenancy', '0002_domainevent'),
+        ("members", "0001_initial"),
+        ("tenancy", "0002_domainevent"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='member',
-            name='success_band',
+            model_name="member",
+            name="success_band",
             field=models.CharField(blank=True, editable=False, max_length=10),
         ),
         migrations.AddField(
-            model_name='member',
-            name='success_computed_at',
+            model_name="member",
+            name="success_computed_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='member',
-            name='success_gap',
+            model_name="member",
+            name="success_gap",
             field=models.FloatField(blank=True, editable=False, null=True),
         ),
         migrations.AddIndex(
-            model_name='member',
-            index=models.Index(fields=['organization', 'success_band', 'success_gap'], name='member_org_band'),
+            model_name="member",
+            index=models.Index(
+                fields=["organization", "success_band", "success_gap"], name="member_org_band"
+            ),
         ),
     ]

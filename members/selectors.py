@@ -1,0 +1,319 @@
+"""Reads for members: the book of accounts, who owned them, and the three results of success —
+the member stays longer (tenure, renewals), buys more (upgrades) and advocates for us
+(referrals, testimonials, reviews, NPS).
+
+Every function queries through ``for_org`` and runs a fixed number of queries, however many
+members, events or answers there are: the figures are aggregates computed by the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TypedDict
+
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
+
+from members.models import Advocacy, Member, MembershipEvent, OwnershipChange
+from tenancy.models import Organization, Seat
+from tenancy.rules import require_same_organization
+
+# The portfolio looks back over the 365 days that end today (today included).
+WINDOW_DAYS = 365
+CENTS = Decimal("0.01")
+TENTHS = Decimal("0.1")
+ZERO = Decimal("0.00")
+
+
+def organization_today(*, organization: Organization) -> dt.date:
+    """Today on the organization's calendar: membership dates are the organization's dates,
+    so "today" must not depend on the server's time zone."""
+    return timezone.localdate(timezone=zoneinfo.ZoneInfo(organization.time_zone))
+
+
+def _percent(part: int, whole: int) -> Decimal | None:
+    """``part`` as a percentage of ``whole`` to one decimal; None when there is nothing to
+    divide by (a 0 % would claim a result nobody measured)."""
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(TENTHS, rounding=ROUND_HALF_UP)
+
+
+def _money(value: Decimal | None) -> Decimal:
+    return (value or ZERO).quantize(CENTS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lists
+
+
+def member_list(
+    *,
+    organization: Organization,
+    owner: Seat | None = None,
+    status: str | None = None,
+    search: str = "",
+) -> QuerySet[Member]:
+    """The organization's members — or one owner's book — with each owner's user joined in,
+    filtered by status and by a search over name, email and external id."""
+    require_same_organization(organization, owner=owner)
+    members = Member.objects.for_org(organization).select_related("owner__user")
+    if owner is not None:
+        members = members.filter(owner=owner)
+    if status:
+        members = members.filter(status=status)
+    search = search.strip()
+    if search:
+        members = members.filter(
+            Q(name__icontains=search)
+            | Q(email__icontains=search)
+            | Q(external_id__icontains=search)
+        )
+    return members
+
+
+def member_ownership_history(
+    *, organization: Organization, member: Member
+) -> QuerySet[OwnershipChange]:
+    """Every hand-off of the account, newest first, with the users of all three seats joined."""
+    require_same_organization(organization, member=member)
+    return (
+        OwnershipChange.objects.for_org(organization)
+        .filter(member_id=member.pk)
+        .select_related("from_seat__user", "to_seat__user", "changed_by__user")
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# One member's results
+
+Kind = MembershipEvent.Kind
+
+
+class MemberResults(TypedDict):
+    tenure_days: int
+    renewals: int
+    last_renewed_on: dt.date | None
+    upgrades: int
+    downgrades: int
+    expansion_amount: Decimal
+    total_paid: Decimal
+    referrals: int
+    testimonials: int
+    reviews: int
+    nps_responses: int
+    nps_latest: int | None
+    nps_average: Decimal | None
+
+
+def _tenure_days(member: Member, today: dt.date, ended_on: dt.date | None) -> int:
+    """Days from joining to today — or, for a lapsed or cancelled member, to the day the
+    membership last ended: a member who left does not keep staying longer."""
+    if member.joined_on is None:
+        return 0
+    end = today
+    if member.status in (Member.Status.LAPSED, Member.Status.CANCELLED) and ended_on:
+        end = min(ended_on, today)
+    return max(0, (end - member.joined_on).days)
+
+
+def member_results(
+    *, organization: Organization, member: Member, today: dt.date | None = None
+) -> MemberResults:
+    """How this member stays, buys and advocates, up to ``today`` (default: the organization's
+    today). Three queries: one aggregate over membership changes, one over advocacy, and the
+    latest NPS answer."""
+    require_same_organization(organization, member=member)
+    today = today or organization_today(organization=organization)
+    events = MembershipEvent.objects.for_org(organization).filter(
+        member_id=member.pk, occurred_on__lte=today
+    )
+    changes = events.aggregate(
+        renewals=Count("pk", filter=Q(kind=Kind.RENEW)),
+        last_renewed_on=Max("occurred_on", filter=Q(kind=Kind.RENEW)),
+        upgrades=Count("pk", filter=Q(kind=Kind.UPGRADE)),
+        downgrades=Count("pk", filter=Q(kind=Kind.DOWNGRADE)),
+        expansion_amount=Sum("amount", filter=Q(kind=Kind.UPGRADE)),
+        total_paid=Sum("amount"),
+        ended_on=Max("occurred_on", filter=Q(kind__in=[Kind.LAPSE, Kind.CANCEL])),
+    )
+    answers = Advocacy.objects.for_org(organization).filter(
+        member_id=member.pk, occurred_on__lte=today
+    )
+    advocacy = answers.aggregate(
+        referrals=Count("pk", filter=Q(kind=Advocacy.Kind.REFERRAL)),
+        testimonials=Count("pk", filter=Q(kind=Advocacy.Kind.TESTIMONIAL)),
+        reviews=Count("pk", filter=Q(kind=Advocacy.Kind.REVIEW)),
+        nps_responses=Count("pk", filter=Q(kind=Advocacy.Kind.NPS)),
+        nps_total=Sum("score", filter=Q(kind=Advocacy.Kind.NPS)),
+    )
+    nps_latest = (
+        answers.filter(kind=Advocacy.Kind.NPS)
+        .order_by("-occurred_on", "-pk")
+        .values_list("score", flat=True)
+        .first()
+    )
+    responses = advocacy["nps_responses"]
+    nps_average = None
+    if responses:
+        nps_average = (Decimal(advocacy["nps_total"]) / responses).quantize(
+            TENTHS, rounding=ROUND_HALF_UP
+        )
+    return MemberResults(
+        tenure_days=_tenure_days(member, today, changes["ended_on"]),
+        renewals=changes["renewals"],
+        last_renewed_on=changes["last_renewed_on"],
+        upgrades=changes["upgrades"],
+        downgrades=changes["downgrades"],
+        expansion_amount=_money(changes["expansion_amount"]),
+        total_paid=_money(changes["total_paid"]),
+        referrals=advocacy["referrals"],
+        testimonials=advocacy["testimonials"],
+        reviews=advocacy["reviews"],
+        nps_responses=responses,
+        nps_latest=nps_latest,
+        nps_average=nps_average,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# A portfolio's results
+
+
+class PortfolioResults(TypedDict):
+    window_start: dt.date
+    today: dt.date
+    members: int
+    by_status: dict[str, int]
+    renewals_due: int
+    renewals_done: int
+    renewal_rate: Decimal | None
+    expanded_members: int
+    expansion_amount: Decimal
+    referrals: int
+    testimonials: int
+    reviews: int
+    nps_responses: int
+    promoters: int
+    passives: int
+    detractors: int
+    nps: Decimal | None
+
+
+def _member_figures(
+    organization: Organization, members: QuerySet[Member], start: dt.date, today: dt.date
+) -> dict:
+    """Status counts, renewals and expansion per member, in one aggregate with subqueries."""
+    in_window = MembershipEvent.objects.for_org(organization).filter(
+        occurred_on__gte=start, occurred_on__lte=today
+    )
+    renewed = in_window.filter(kind=Kind.RENEW).values("member_id")
+    upgraded = in_window.filter(kind=Kind.UPGRADE).values("member_id")
+    # Any renewal date a membership change set (each event keeps the date it left in place).
+    came_due = (
+        MembershipEvent.objects.for_org(organization)
+        .filter(occurred_on__lte=today, renewal_on__gte=start, renewal_on__lte=today)
+        .values("member_id")
+    )
+    due = Q(renewal_on__gte=start, renewal_on__lte=today) | Q(pk__in=came_due) | Q(pk__in=renewed)
+    return members.aggregate(
+        members=Count("pk"),
+        **{
+            f"status_{status}": Count("pk", filter=Q(status=status))
+            for status in Member.Status.values
+        },
+        renewals_due=Count("pk", filter=due),
+        renewals_done=Count("pk", filter=Q(pk__in=renewed)),
+        expanded_members=Count("pk", filter=Q(pk__in=upgraded)),
+    )
+
+
+def _advocacy_figures(
+    organization: Organization, owner: Seat | None, start: dt.date, today: dt.date
+) -> dict:
+    """Advocacy counts in the window, and the NPS answers that are each member's latest."""
+    answers = Advocacy.objects.for_org(organization).filter(
+        occurred_on__gte=start, occurred_on__lte=today
+    )
+    if owner is not None:
+        answers = answers.filter(member__owner=owner)
+    latest_answer = (
+        Advocacy.objects.for_org(organization)
+        .filter(
+            member_id=OuterRef("member_id"),
+            kind=Advocacy.Kind.NPS,
+            occurred_on__gte=start,
+            occurred_on__lte=today,
+        )
+        .order_by("-occurred_on", "-pk")
+        .values("pk")[:1]
+    )
+    latest = Q(kind=Advocacy.Kind.NPS, pk=Subquery(latest_answer))
+    return answers.aggregate(
+        referrals=Count("pk", filter=Q(kind=Advocacy.Kind.REFERRAL)),
+        testimonials=Count("pk", filter=Q(kind=Advocacy.Kind.TESTIMONIAL)),
+        reviews=Count("pk", filter=Q(kind=Advocacy.Kind.REVIEW)),
+        nps_responses=Count("pk", filter=latest),
+        promoters=Count("pk", filter=latest & Q(score__gte=9)),
+        detractors=Count("pk", filter=latest & Q(score__lte=6)),
+    )
+
+
+def portfolio_results(
+    *, organization: Organization, owner: Seat | None = None, today: dt.date | None = None
+) -> PortfolioResults:
+    """The three results across the organization, or across one owner's current book.
+
+    The window is the 365 days ending ``today`` (default: the organization's today), both ends
+    included; ``window_start`` says where it begins.
+
+    - **Renewal rate** = renewals done / renewals due, as a percentage (None when none was
+      due). A member *was due* when a renewal date fell in the window — their current one, or
+      one a membership change set — or when they renewed in the window (an early renewal
+      still answers a renewal). A member *renewed* when they have a renew event in the window;
+      a reinstatement after a lapse is a win-back, not a renewal.
+      So the renewed members are a subset of the due ones, and the rate is at most 100 %.
+    - **Expansion**: members with an upgrade in the window, and the sum of those upgrades.
+    - **Advocacy**: referrals, testimonials and reviews recorded in the window.
+    - **NPS**: over each member's latest NPS answer in the window, the share of promoters (9–10)
+      minus the share of detractors (0–6), in points from -100 to 100 (None without answers).
+
+    Three queries whatever the number of members.
+    """
+    require_same_organization(organization, owner=owner)
+    today = today or organization_today(organization=organization)
+    start = today - dt.timedelta(days=WINDOW_DAYS - 1)
+    members = Member.objects.for_org(organization)
+    upgrades = MembershipEvent.objects.for_org(organization).filter(
+        kind=Kind.UPGRADE, occurred_on__gte=start, occurred_on__lte=today
+    )
+    if owner is not None:
+        members = members.filter(owner=owner)
+        upgrades = upgrades.filter(member__owner=owner)
+
+    figures = _member_figures(organization, members, start, today)
+    expansion = upgrades.aggregate(amount=Sum("amount"))["amount"]
+    advocacy = _advocacy_figures(organization, owner, start, today)
+    responses = advocacy["nps_responses"]
+    promoters, detractors = advocacy["promoters"], advocacy["detractors"]
+    return PortfolioResults(
+        window_start=start,
+        today=today,
+        members=figures["members"],
+        by_status={status: figures[f"status_{status}"] for status in Member.Status.values},
+        renewals_due=figures["renewals_due"],
+        renewals_done=figures["renewals_done"],
+        renewal_rate=_percent(figures["renewals_done"], figures["renewals_due"]),
+        expanded_members=figures["expanded_members"],
+        expansion_amount=_money(expansion),
+        referrals=advocacy["referrals"],
+        testimonials=advocacy["testimonials"],
+        reviews=advocacy["reviews"],
+        nps_responses=responses,
+        promoters=promoters,
+        passives=responses - promoters - detractors,
+        detractors=detractors,
+        nps=_percent(promoters - detractors, responses),
+    )

@@ -1,0 +1,196 @@
+"""Reads for milestones and joint accountability, each in a constant number of queries.
+
+Every read goes through ``for_org`` and prefetches with explicit scoped querysets, because the
+related managers (``goal.commitments``) refuse to run outside an organization scope.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any, Final
+
+from django.db import models
+from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
+from django.utils import timezone
+
+from members.models import Member
+from milestones.models import Commitment, MilestoneType, ProgressMilestone
+from outcomes.models import Goal
+from tenancy.models import Organization, Seat
+
+# A pending milestone due within this many days is "due soon": time to act, not yet late.
+DUE_SOON_DAYS: Final = 14
+
+# Goals still being worked: a hollow success is reached but not felt, so it stays open.
+OPEN_GOAL_STATUSES: Final = (Goal.Status.ACTIVE, Goal.Status.HOLLOW)
+
+
+class MilestoneStatus(models.TextChoices):
+    ACHIEVED = "achieved", "Achieved"
+    DUE_SOON = "due_soon", "Due soon"
+    OVERDUE = "overdue", "Overdue"
+    UPCOMING = "upcoming", "Upcoming"
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    milestone: ProgressMilestone
+    status: MilestoneStatus
+
+
+def organization_today(organization: Organization) -> dt.date:
+    """Today where the organization is: "overdue" flips at its midnight, not the server's."""
+    return timezone.localdate(timezone=zoneinfo.ZoneInfo(organization.time_zone))
+
+
+# --- milestones ------------------------------------------------------------------------------
+
+
+def member_milestones(*, organization: Organization, member: Member) -> QuerySet[ProgressMilestone]:
+    """The member's milestones with their definition and goal, soonest due first (undated
+    last)."""
+    return (
+        ProgressMilestone.objects.for_org(organization)
+        .filter(member_id=member.pk)
+        .select_related("definition", "goal")
+        .order_by(F("due_on").asc(nulls_last=True), "pk")
+    )
+
+
+def milestone_status(milestone: ProgressMilestone, *, today: dt.date) -> MilestoneStatus:
+    """Where a milestone stands on ``today``: achieved, overdue, due soon, or upcoming (which
+    includes a pending milestone with no due date)."""
+    if milestone.achieved_at is not None:
+        return MilestoneStatus.ACHIEVED
+    if milestone.due_on is None:
+        return MilestoneStatus.UPCOMING
+    if milestone.due_on < today:
+        return MilestoneStatus.OVERDUE
+    if milestone.due_on <= today + dt.timedelta(days=DUE_SOON_DAYS):
+        return MilestoneStatus.DUE_SOON
+    return MilestoneStatus.UPCOMING
+
+
+def milestone_timeline(
+    *, organization: Organization, member: Member, today: dt.date | None = None
+) -> dict[str, list[TimelineEntry]]:
+    """The member's milestones by type (functional, operational, opportune, strategic — every
+    type present, even empty), each with its status, in one query."""
+    today = today or organization_today(organization)
+    timeline: dict[str, list[TimelineEntry]] = {value: [] for value in MilestoneType.values}
+    for milestone in member_milestones(organization=organization, member=member):
+        timeline[milestone.type].append(
+            TimelineEntry(milestone, milestone_status(milestone, today=today))
+        )
+    return timeline
+
+
+def overdue_milestones(
+    *, organization: Organization, today: dt.date | None = None, owner: Seat | None = None
+) -> QuerySet[ProgressMilestone]:
+    """Pending milestones past their due date, oldest first, with the member and the member's
+    owner — optionally only the book of one owner."""
+    today = today or organization_today(organization)
+    queryset = (
+        ProgressMilestone.objects.for_org(organization)
+        .filter(achieved_at__isnull=True, due_on__lt=today)
+        .select_related("member", "member__owner", "member__owner__user", "goal")
+        .order_by("due_on", "pk")
+    )
+    if owner is not None:
+        queryset = queryset.filter(member__owner_id=owner.pk)
+    return queryset
+
+
+# --- joint accountability ------------------------------------------------------------------------
+
+
+def _scoped_commitments(organization: Organization) -> QuerySet[Commitment]:
+    return (
+        Commitment.objects.for_org(organization)
+        .select_related("owner_seat", "owner_seat__user")
+        .order_by(F("due_on").asc(nulls_last=True), "pk")
+    )
+
+
+def _board(goal: Goal, commitments: list[Commitment]) -> dict[str, Any]:
+    """A goal's plan in the four parts, every part present; the blind spot is a plan that says
+    nothing of what the member does outside our offerings."""
+    columns: dict[str, list[Commitment]] = {party: [] for party in Commitment.Party.values}
+    for commitment in commitments:
+        columns[commitment.party].append(commitment)
+    return {
+        "goal": goal,
+        "columns": columns,
+        "blind_spot": not columns[Commitment.Party.MEMBER_OUTSIDE],
+    }
+
+
+def goal_accountability_board(*, organization: Organization, goal: Goal) -> dict[str, Any]:
+    """One goal's joint-accountability plan: ``{"goal", "columns": {party: [commitments]},
+    "blind_spot"}``, in one query."""
+    commitments = list(_scoped_commitments(organization).filter(goal_id=goal.pk))
+    return _board(goal, commitments)
+
+
+def member_accountability_boards(
+    *, organization: Organization, member: Member
+) -> list[dict[str, Any]]:
+    """The board of each of the member's open goals, soonest due first, in two queries."""
+    goals = (
+        Goal.objects.for_org(organization)
+        .filter(member_id=member.pk, status__in=OPEN_GOAL_STATUSES)
+        .order_by("due_on", "pk")
+        .prefetch_related(
+            Prefetch(
+                "commitments",
+                queryset=_scoped_commitments(organization),
+                to_attr="plan_commitments",
+            )
+        )
+    )
+    return [_board(goal, goal.plan_commitments) for goal in goals]
+
+
+def goals_with_blind_spot(
+    *, organization: Organization, member: Member | None = None
+) -> QuerySet[Goal]:
+    """Open goals whose plan has no commitment of the member outside our offerings — the part
+    MSMs most often leave out — with their member, soonest due first."""
+    outside = Commitment.objects.for_org(organization).filter(
+        goal_id=OuterRef("pk"), party=Commitment.Party.MEMBER_OUTSIDE
+    )
+    queryset = (
+        Goal.objects.for_org(organization)
+        .filter(status__in=OPEN_GOAL_STATUSES)
+        .filter(~Exists(outside))
+        .select_related("member")
+        .order_by("due_on", "pk")
+    )
+    if member is not None:
+        queryset = queryset.filter(member_id=member.pk)
+    return queryset
+
+
+def commitments_due(
+    *,
+    organization: Organization,
+    today: dt.date | None = None,
+    our_side_only: bool = False,
+    within_days: int = 0,
+) -> QuerySet[Commitment]:
+    """Open commitments due by ``today`` (plus ``within_days`` to look ahead), oldest first,
+    with goal, member and owner; ``our_side_only`` keeps what we owe (together, behind the
+    scenes)."""
+    today = today or organization_today(organization)
+    queryset = (
+        Commitment.objects.for_org(organization)
+        .filter(done_at__isnull=True, due_on__lte=today + dt.timedelta(days=within_days))
+        .select_related("goal", "member", "owner_seat", "owner_seat__user")
+        .order_by("due_on", "pk")
+    )
+    if our_side_only:
+        queryset = queryset.filter(party__in=Commitment.OUR_SIDE)
+    return queryset
