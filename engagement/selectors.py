@@ -17,12 +17,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Q, QuerySet, Sum
-from django.utils import timezone
 
 from engagement.models import ContextEvent, Engagement
 from members.models import Member
 from outcomes.models import AppropriateExperience
 from tenancy.models import Organization, Seat
+from tenancy.selectors import organization_today
 
 # --- relationship constants ----------------------------------------------------------------
 
@@ -63,15 +63,6 @@ PROACTIVE = Engagement.Direction.OUTBOUND_PROACTIVE
 # --- days in the organization's time zone --------------------------------------------------
 
 
-def _zone(organization: Organization) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(organization.time_zone)
-
-
-def organization_today(organization: Organization) -> dt.date:
-    """Today's date where the organization works."""
-    return timezone.localdate(timezone=_zone(organization))
-
-
 def _start_of(day: dt.date, zone: zoneinfo.ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=zone)
 
@@ -86,7 +77,7 @@ def _window(
     """The ``window_days`` calendar days ending with today: ``[since, until)`` as datetimes."""
     if window_days < 1:
         raise ValueError("window_days must be at least 1.")
-    zone = _zone(organization)
+    zone = organization.zone
     today = today or organization_today(organization)
     since = _start_of(today - dt.timedelta(days=window_days - 1), zone)
     until = _start_of(today + dt.timedelta(days=1), zone)
@@ -255,7 +246,7 @@ def relationship(
         member_id=member.pk,
         today=today,
         window_days=window_days,
-        zone=_zone(organization),
+        zone=organization.zone,
         last_engaged_at=totals["last"],
         engagements=totals["engagements"],
         proactive=totals["proactive"],
@@ -305,7 +296,7 @@ def relationships_for_members(
         .distinct()
     ):
         kinds[member_id].add(kind)
-    zone = _zone(organization)
+    zone = organization.zone
     empty = {"last": None, "engagements": 0, "proactive": 0}
     return {
         member_id: _relationship_from(
@@ -335,7 +326,7 @@ def _bound(value: dt.date | dt.datetime, zone: zoneinfo.ZoneInfo, *, end: bool) 
 def _range(
     organization: Organization, since: dt.date | dt.datetime, until: dt.date | dt.datetime
 ) -> tuple[dt.datetime, dt.datetime]:
-    zone = _zone(organization)
+    zone = organization.zone
     start, end = _bound(since, zone, end=False), _bound(until, zone, end=True)
     # Two dates: until is included, so until the day before since is already inverted.
     if end < start or (not isinstance(until, dt.datetime) and end <= start):
@@ -509,7 +500,7 @@ def experience_fulfilment(
     delivered, the day the element was set + cadence), by ``days_overdue`` days. A new element
     never delivered is "not yet due" during its first cadence. Two queries.
     """
-    zone = _zone(organization)
+    zone = organization.zone
     today = today or organization_today(organization)
     elements = list(
         AppropriateExperience.objects.for_org(organization).filter(

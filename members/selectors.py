@@ -9,28 +9,21 @@ members, events or answers there are: the figures are aggregates computed by the
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TypedDict
 
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
-from django.utils import timezone
 
 from members.models import Advocacy, Member, MembershipEvent, OwnershipChange
 from tenancy.models import Organization, Seat
 from tenancy.rules import require_same_organization
+from tenancy.selectors import organization_today
 
 # The portfolio looks back over the 365 days that end today (today included).
 WINDOW_DAYS = 365
 CENTS = Decimal("0.01")
 TENTHS = Decimal("0.1")
 ZERO = Decimal("0.00")
-
-
-def organization_today(*, organization: Organization) -> dt.date:
-    """Today on the organization's calendar: membership dates are the organization's dates,
-    so "today" must not depend on the server's time zone."""
-    return timezone.localdate(timezone=zoneinfo.ZoneInfo(organization.time_zone))
 
 
 def _percent(part: int, whole: int) -> Decimal | None:

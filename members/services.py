@@ -9,7 +9,6 @@ can show the error next to the right field.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -428,7 +427,7 @@ def membership_event_record(
     event.save()
     locked.save(update_fields=[*changes, "updated_at"])
 
-    time_zone = zoneinfo.ZoneInfo(organization.time_zone)
+    time_zone = organization.zone
     context_event_record(
         organization=organization,
         member=locked,

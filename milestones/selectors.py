@@ -7,18 +7,17 @@ related managers (``goal.commitments``) refuse to run outside an organization sc
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 from typing import Any, Final
 
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
-from django.utils import timezone
 
 from members.models import Member
 from milestones.models import Commitment, MilestoneType, ProgressMilestone
 from outcomes.models import Goal
 from tenancy.models import Organization, Seat
+from tenancy.selectors import organization_today
 
 # A pending milestone due within this many days is "due soon": time to act, not yet late.
 DUE_SOON_DAYS: Final = 14
@@ -38,11 +37,6 @@ class MilestoneStatus(models.TextChoices):
 class TimelineEntry:
     milestone: ProgressMilestone
     status: MilestoneStatus
-
-
-def organization_today(organization: Organization) -> dt.date:
-    """Today where the organization is: "overdue" flips at its midnight, not the server's."""
-    return timezone.localdate(timezone=zoneinfo.ZoneInfo(organization.time_zone))
 
 
 # --- milestones ------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import zoneinfo
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -48,7 +47,7 @@ UNSET: Final = _Unset.TOKEN
 
 def _org_date(organization: Organization, moment: dt.datetime) -> dt.date:
     """The calendar date of a moment where the organization is, for messages people read."""
-    return timezone.localtime(moment, zoneinfo.ZoneInfo(organization.time_zone)).date()
+    return timezone.localtime(moment, organization.zone).date()
 
 
 def _moment_or_error(value: dt.datetime | None, field: str) -> dt.datetime:

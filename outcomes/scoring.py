@@ -351,19 +351,13 @@ def success_gap_run_start(
     """Open a computation run, recording the configuration it uses."""
     now = now or timezone.now()
     configuration = scoring_configuration(organization=organization)
-    local_today = timezone.localtime(now, _zone(organization)).date()
+    local_today = timezone.localtime(now, organization.zone).date()
     return SuccessGapRun.objects.for_org(organization).create(
         organization=organization,
         computed_at=now,
         as_of=local_today,
         configuration=configuration.as_dict(),
     )
-
-
-def _zone(organization: Organization):
-    import zoneinfo
-
-    return zoneinfo.ZoneInfo(organization.time_zone)
 
 
 @transaction.atomic

@@ -9,7 +9,6 @@ never rewritten: readings are appended, a pivot supersedes the old goal instead 
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -31,6 +30,7 @@ from outcomes.models import (
 )
 from tenancy.models import Organization
 from tenancy.rules import require_same_organization
+from tenancy.selectors import organization_today
 
 # "Not given" for updates, where None is a meaningful value (e.g. detach a desired outcome).
 UNSET: Final[Any] = object()
@@ -44,11 +44,6 @@ _CLOCK_TOLERANCE: Final = dt.timedelta(minutes=1)
 
 
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def organization_today(organization: Organization) -> dt.date:
-    """Today where the organization is: due dates are calendar days of its own time zone."""
-    return timezone.localdate(timezone=zoneinfo.ZoneInfo(organization.time_zone))
 
 
 def _number(value: Any, *, field: str, label: str, errors: dict[str, str]) -> Decimal | None:
@@ -525,7 +520,7 @@ def condition_assess(
 def _aware(value: dt.datetime, organization: Organization) -> dt.datetime:
     if timezone.is_aware(value):
         return value
-    return timezone.make_aware(value, zoneinfo.ZoneInfo(organization.time_zone))
+    return timezone.make_aware(value, organization.zone)
 
 
 @transaction.atomic
@@ -571,9 +566,7 @@ def goal_record_progress(
         goal.current_value = number
     reached_now = goal.objective_reached_on is None and _target_reached(goal, number)
     if reached_now:
-        goal.objective_reached_on = timezone.localdate(
-            when, timezone=zoneinfo.ZoneInfo(organization.time_zone)
-        )
+        goal.objective_reached_on = timezone.localdate(when, timezone=organization.zone)
     goal.save(update_fields=["current_value", "objective_reached_on", "updated_at"])
     _goal_event(
         organization=organization,

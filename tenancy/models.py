@@ -67,6 +67,10 @@ class Organization(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
 
 class TenantModel(models.Model):
     """Base of every tenant row: an organization, a fail-closed manager, a guarded save."""
