@@ -36,6 +36,14 @@ class Member(TenantModel):
     owner = models.ForeignKey(
         Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_members"
     )
+    coverage_model = models.ForeignKey(
+        "orchestration.CoverageModel",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="members",
+        help_text="The coverage model this member matched last.",
+    )
     # The latest success gap, copied from the newest snapshot so lists can sort by risk cheaply.
     success_gap = models.FloatField(null=True, blank=True, editable=False)
     success_band = models.CharField(max_length=10, blank=True, editable=False)

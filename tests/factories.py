@@ -11,6 +11,16 @@ from engagement.choices import Channel, EngagementType
 from engagement.models import ContextEvent, Engagement
 from members.models import Advocacy, Member, MembershipEvent, OwnershipChange
 from milestones.models import Commitment, MilestoneDefinition, ProgressMilestone
+from orchestration.models import (
+    CoverageModel,
+    CoveragePoolSeat,
+    Enrollment,
+    Nudge,
+    OrchestratedEvent,
+    Playbook,
+    PlaybookStep,
+    Task,
+)
 from outcomes.models import (
     AppropriateExperience,
     Condition,
@@ -211,3 +221,87 @@ class CommitmentFactory(factory.django.DjangoModelFactory):
     party = Commitment.Party.MEMBER_OUTSIDE
     description = "Block two evenings a week for study"
     due_on = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=30))
+
+
+class CoverageModelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CoverageModel
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    priority = 100
+    criteria = factory.LazyFunction(list)
+
+
+class CoveragePoolSeatFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CoveragePoolSeat
+
+    coverage_model = factory.SubFactory(CoverageModelFactory)
+    organization = factory.SelfAttribute("coverage_model.organization")
+    seat = factory.SubFactory(SeatFactory, organization=factory.SelfAttribute("..organization"))
+
+
+class PlaybookFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Playbook
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Playbook {n}")
+    trigger = Playbook.Trigger.MANUAL
+
+
+class PlaybookStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PlaybookStep
+
+    playbook = factory.SubFactory(PlaybookFactory)
+    organization = factory.SelfAttribute("playbook.organization")
+    position = factory.Sequence(lambda n: n + 1)
+    offset_days = 0
+    action = PlaybookStep.Action.TASK
+    title = "Call the member"
+
+
+class EnrollmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Enrollment
+
+    playbook = factory.SubFactory(PlaybookFactory)
+    organization = factory.SelfAttribute("playbook.organization")
+    member = factory.SubFactory(MemberFactory, organization=factory.SelfAttribute("..organization"))
+    enrolled_at = factory.LazyFunction(timezone.now)
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Task
+
+    member = factory.SubFactory(MemberFactory)
+    organization = factory.SelfAttribute("member.organization")
+    title = "Follow up on the certification plan"
+    due_on = factory.LazyFunction(timezone.localdate)
+
+
+class OrchestratedEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OrchestratedEvent
+
+    member = factory.SubFactory(MemberFactory)
+    organization = factory.SelfAttribute("member.organization")
+    title = "Annual membership review"
+    scheduled_for = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(days=21))
+    lead_days = factory.LazyFunction(lambda: [14, 2])
+
+
+class NudgeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Nudge
+
+    member = factory.SubFactory(MemberFactory)
+    organization = factory.SelfAttribute("member.organization")
+    to_email = factory.SelfAttribute("member.email")
+    subject = "Your review is coming up"
+    body = "We will review your plan together in two weeks."
+    scheduled_for = factory.LazyFunction(timezone.now)
+    idempotency_key = factory.Sequence(lambda n: f"test-nudge-{n}")
