@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.utils import timezone
 
 from orchestration.models import Nudge
 from tenancy.models import Organization
@@ -77,4 +76,4 @@ def nudges_cancel(
         pending = pending.filter(event_id=event_id)
     if enrollment_id is not None:
         pending = pending.filter(enrollment_id=enrollment_id)
-    return pending.update(status=Nudge.Status.CANCELLED, last_error="", claimed_at=timezone.now())
+    return pending.update(status=Nudge.Status.CANCELLED)

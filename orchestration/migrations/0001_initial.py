@@ -5,256 +5,704 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('members', '0003_external_id_message'),
-        ('tenancy', '0002_domainevent'),
+        ("members", "0003_external_id_message"),
+        ("tenancy", "0002_domainevent"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CoverageModel',
+            name="CoverageModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('description', models.TextField(blank=True)),
-                ('priority', models.PositiveIntegerField(default=100, help_text='A member matches the model with the highest priority.')),
-                ('criteria', models.JSONField(blank=True, default=list)),
-                ('assignment_policy', models.CharField(choices=[('round_robin', 'Round-robin'), ('least_loaded', 'Least loaded')], default='round_robin', max_length=12)),
-                ('engagement_cadence_days', models.PositiveIntegerField(blank=True, help_text='Engage members of this segment at least every N days.', null=True)),
-                ('round_robin_position', models.PositiveIntegerField(default=0, editable=False)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "priority",
+                    models.PositiveIntegerField(
+                        default=100,
+                        help_text="A member matches the model with the highest priority.",
+                    ),
+                ),
+                ("criteria", models.JSONField(blank=True, default=list)),
+                (
+                    "assignment_policy",
+                    models.CharField(
+                        choices=[("round_robin", "Round-robin"), ("least_loaded", "Least loaded")],
+                        default="round_robin",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "engagement_cadence_days",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Engage members of this segment at least every N days.",
+                        null=True,
+                    ),
+                ),
+                ("round_robin_position", models.PositiveIntegerField(default=0, editable=False)),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-priority', 'name'],
+                "ordering": ["-priority", "name"],
             },
         ),
         migrations.CreateModel(
-            name='CoveragePoolSeat',
+            name="CoveragePoolSeat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('coverage_model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pool', to='orchestration.coveragemodel')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
-                ('seat', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='coverage_pools', to='tenancy.seat')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "coverage_model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pool",
+                        to="orchestration.coveragemodel",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
+                (
+                    "seat",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="coverage_pools",
+                        to="tenancy.seat",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['pk'],
+                "ordering": ["pk"],
             },
         ),
         migrations.CreateModel(
-            name='Enrollment',
+            name="Enrollment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('active', 'Active'), ('completed', 'Completed'), ('cancelled', 'Cancelled')], default='active', max_length=10)),
-                ('reason', models.CharField(blank=True, help_text='What triggered it.', max_length=200)),
-                ('enrolled_at', models.DateTimeField()),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='enrollments', to='members.member')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="active",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "reason",
+                    models.CharField(blank=True, help_text="What triggered it.", max_length=200),
+                ),
+                ("enrolled_at", models.DateTimeField()),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="enrollments",
+                        to="members.member",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-enrolled_at', '-pk'],
+                "ordering": ["-enrolled_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='OrchestratedEvent',
+            name="OrchestratedEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(help_text='What will happen.', max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('scheduled_for', models.DateTimeField()),
-                ('lead_days', models.JSONField(default=list, help_text='Days before: the first announces, the others remind, e.g. [14, 2].')),
-                ('status', models.CharField(choices=[('planned', 'Planned'), ('announced', 'Announced'), ('happened', 'Happened'), ('confirmed', 'Confirmed by the member'), ('missed', 'Missed'), ('cancelled', 'Cancelled')], default='planned', max_length=10)),
-                ('announced_at', models.DateTimeField(blank=True, null=True)),
-                ('happened_at', models.DateTimeField(blank=True, null=True)),
-                ('confirmed_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, help_text='Missed or cancelled at.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tenancy.seat')),
-                ('enrollment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='events', to='orchestration.enrollment')),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='orchestrated_events', to='members.member')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(help_text="What will happen.", max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("scheduled_for", models.DateTimeField()),
+                (
+                    "lead_days",
+                    models.JSONField(
+                        default=list,
+                        help_text="Days before: the first announces, the others remind, e.g. [14, 2].",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("planned", "Planned"),
+                            ("announced", "Announced"),
+                            ("happened", "Happened"),
+                            ("confirmed", "Confirmed by the member"),
+                            ("missed", "Missed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="planned",
+                        max_length=10,
+                    ),
+                ),
+                ("announced_at", models.DateTimeField(blank=True, null=True)),
+                ("happened_at", models.DateTimeField(blank=True, null=True)),
+                ("confirmed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "closed_at",
+                    models.DateTimeField(
+                        blank=True, help_text="Missed or cancelled at.", null=True
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="tenancy.seat",
+                    ),
+                ),
+                (
+                    "enrollment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="events",
+                        to="orchestration.enrollment",
+                    ),
+                ),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="orchestrated_events",
+                        to="members.member",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['scheduled_for', 'pk'],
+                "ordering": ["scheduled_for", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Nudge',
+            name="Nudge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('to_email', models.EmailField(blank=True, max_length=254)),
-                ('channel', models.CharField(choices=[('email', 'Email to the member'), ('in_app', 'In-app, for the owner'), ('task', 'Task for the owner')], default='email', max_length=8)),
-                ('kind', models.CharField(choices=[('announcement', 'Announcement'), ('reminder', 'Reminder'), ('message', 'Playbook message')], default='message', max_length=12)),
-                ('subject', models.CharField(max_length=200)),
-                ('body', models.TextField()),
-                ('scheduled_for', models.DateTimeField()),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='scheduled', max_length=10)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('claim_token', models.CharField(blank=True, max_length=36)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('idempotency_key', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('enrollment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='nudges', to='orchestration.enrollment')),
-                ('member', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='nudges', to='members.member')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
-                ('seat', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='nudges', to='tenancy.seat')),
-                ('event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='nudges', to='orchestration.orchestratedevent')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("to_email", models.EmailField(blank=True, max_length=254)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "Email to the member"),
+                            ("in_app", "In-app, for the owner"),
+                            ("task", "Task for the owner"),
+                        ],
+                        default="email",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("announcement", "Announcement"),
+                            ("reminder", "Reminder"),
+                            ("message", "Playbook message"),
+                        ],
+                        default="message",
+                        max_length=12,
+                    ),
+                ),
+                ("subject", models.CharField(max_length=200)),
+                ("body", models.TextField()),
+                ("scheduled_for", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="scheduled",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("claim_token", models.CharField(blank=True, max_length=36)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("idempotency_key", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "enrollment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="nudges",
+                        to="orchestration.enrollment",
+                    ),
+                ),
+                (
+                    "member",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="nudges",
+                        to="members.member",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
+                (
+                    "seat",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="nudges",
+                        to="tenancy.seat",
+                    ),
+                ),
+                (
+                    "event",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="nudges",
+                        to="orchestration.orchestratedevent",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['scheduled_for', 'pk'],
+                "ordering": ["scheduled_for", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Playbook',
+            name="Playbook",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('description', models.TextField(blank=True)),
-                ('trigger', models.CharField(choices=[('on_join', 'On joining'), ('band_entered', 'Success-gap band entered'), ('milestone_overdue', 'Milestone overdue'), ('renewal_within', 'Renewal within N days'), ('goal_due_within', 'Goal due within N days'), ('ax_overdue', 'Experience element overdue'), ('no_engagement_for', 'No engagement for N days'), ('manual', 'Manual')], default='manual', max_length=20)),
-                ('trigger_band', models.CharField(blank=True, help_text="For 'band entered': watch or at_risk.", max_length=10)),
-                ('trigger_days', models.PositiveIntegerField(blank=True, help_text='N, for the triggers that take a number of days.', null=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("on_join", "On joining"),
+                            ("band_entered", "Success-gap band entered"),
+                            ("milestone_overdue", "Milestone overdue"),
+                            ("renewal_within", "Renewal within N days"),
+                            ("goal_due_within", "Goal due within N days"),
+                            ("ax_overdue", "Experience element overdue"),
+                            ("no_engagement_for", "No engagement for N days"),
+                            ("manual", "Manual"),
+                        ],
+                        default="manual",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "trigger_band",
+                    models.CharField(
+                        blank=True, help_text="For 'band entered': watch or at_risk.", max_length=10
+                    ),
+                ),
+                (
+                    "trigger_days",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="N, for the triggers that take a number of days.",
+                        null=True,
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='enrollment',
-            name='playbook',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='enrollments', to='orchestration.playbook'),
+            model_name="enrollment",
+            name="playbook",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="enrollments",
+                to="orchestration.playbook",
+            ),
         ),
         migrations.CreateModel(
-            name='CoveragePlaybook',
+            name="CoveragePlaybook",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('coverage_model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='playbook_links', to='orchestration.coveragemodel')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
-                ('playbook', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='coverage_links', to='orchestration.playbook')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "coverage_model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="playbook_links",
+                        to="orchestration.coveragemodel",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
+                (
+                    "playbook",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="coverage_links",
+                        to="orchestration.playbook",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PlaybookStep',
+            name="PlaybookStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('offset_days', models.IntegerField(default=0, help_text='Days after enrolment.')),
-                ('action', models.CharField(choices=[('task', 'Task for the owner'), ('nudge', 'Nudge to the member'), ('event', 'Orchestrated event')], max_length=8)),
-                ('title', models.CharField(max_length=200)),
-                ('message_template', models.TextField(blank=True, help_text="Django template syntax; sees only the member's own fields.")),
-                ('channel', models.CharField(default='email', max_length=10)),
-                ('event_lead_days', models.JSONField(blank=True, default=list, help_text='For events: days before it to announce and remind.')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
-                ('playbook', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='orchestration.playbook')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField()),
+                ("offset_days", models.IntegerField(default=0, help_text="Days after enrolment.")),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("task", "Task for the owner"),
+                            ("nudge", "Nudge to the member"),
+                            ("event", "Orchestrated event"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                (
+                    "message_template",
+                    models.TextField(
+                        blank=True,
+                        help_text="Django template syntax; sees only the member's own fields.",
+                    ),
+                ),
+                ("channel", models.CharField(default="email", max_length=10)),
+                (
+                    "event_lead_days",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="For events: days before it to announce and remind.",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
+                (
+                    "playbook",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="steps",
+                        to="orchestration.playbook",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['playbook', 'position'],
+                "ordering": ["playbook", "position"],
             },
         ),
         migrations.AddField(
-            model_name='orchestratedevent',
-            name='step',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='events', to='orchestration.playbookstep'),
+            model_name="orchestratedevent",
+            name="step",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="events",
+                to="orchestration.playbookstep",
+            ),
         ),
         migrations.CreateModel(
-            name='Task',
+            name="Task",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('notes', models.TextField(blank=True)),
-                ('due_on', models.DateField()),
-                ('done_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('enrollment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='tasks', to='orchestration.enrollment')),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='members.member')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='tasks', to='tenancy.seat')),
-                ('step', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='tasks', to='orchestration.playbookstep')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("notes", models.TextField(blank=True)),
+                ("due_on", models.DateField()),
+                ("done_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "enrollment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="tasks",
+                        to="orchestration.enrollment",
+                    ),
+                ),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tasks",
+                        to="members.member",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="tasks",
+                        to="tenancy.seat",
+                    ),
+                ),
+                (
+                    "step",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="tasks",
+                        to="orchestration.playbookstep",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['due_on', 'pk'],
+                "ordering": ["due_on", "pk"],
             },
         ),
         migrations.AddConstraint(
-            model_name='coveragemodel',
-            constraint=models.UniqueConstraint(fields=('organization', 'name'), name='coverage_model_unique_name'),
+            model_name="coveragemodel",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "name"), name="coverage_model_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='coveragepoolseat',
-            constraint=models.UniqueConstraint(fields=('organization', 'coverage_model', 'seat'), name='coverage_pool_unique_seat'),
+            model_name="coveragepoolseat",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "coverage_model", "seat"), name="coverage_pool_unique_seat"
+            ),
         ),
         migrations.AddIndex(
-            model_name='nudge',
-            index=models.Index(fields=['organization', 'member', 'scheduled_for'], name='nudge_org_member'),
+            model_name="nudge",
+            index=models.Index(
+                fields=["organization", "member", "scheduled_for"], name="nudge_org_member"
+            ),
         ),
         migrations.AddIndex(
-            model_name='nudge',
-            index=models.Index(condition=models.Q(('status', 'scheduled')), fields=['scheduled_for'], name='nudge_due_queue'),
+            model_name="nudge",
+            index=models.Index(
+                condition=models.Q(("status", "scheduled")),
+                fields=["scheduled_for"],
+                name="nudge_due_queue",
+            ),
         ),
         migrations.AddIndex(
-            model_name='nudge',
-            index=models.Index(condition=models.Q(('status', 'sending')), fields=['claimed_at'], name='nudge_sending_lease'),
+            model_name="nudge",
+            index=models.Index(
+                condition=models.Q(("status", "sending")),
+                fields=["claimed_at"],
+                name="nudge_sending_lease",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='nudge',
-            constraint=models.UniqueConstraint(fields=('organization', 'idempotency_key'), name='nudge_idempotency_key_unique'),
+            model_name="nudge",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "idempotency_key"), name="nudge_idempotency_key_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='nudge',
-            constraint=models.CheckConstraint(condition=models.Q(('member__isnull', False), ('seat__isnull', False), _connector='OR'), name='nudge_has_target'),
+            model_name="nudge",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("member__isnull", False), ("seat__isnull", False), _connector="OR"
+                ),
+                name="nudge_has_target",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='playbook',
-            constraint=models.UniqueConstraint(fields=('organization', 'name'), name='playbook_unique_name'),
+            model_name="playbook",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "name"), name="playbook_unique_name"
+            ),
         ),
         migrations.AddIndex(
-            model_name='enrollment',
-            index=models.Index(fields=['organization', 'member', 'status'], name='enrollment_org_member'),
+            model_name="enrollment",
+            index=models.Index(
+                fields=["organization", "member", "status"], name="enrollment_org_member"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='enrollment',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('organization', 'playbook', 'member'), name='enrollment_one_active_per_member_playbook'),
+            model_name="enrollment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "active")),
+                fields=("organization", "playbook", "member"),
+                name="enrollment_one_active_per_member_playbook",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='coverageplaybook',
-            constraint=models.UniqueConstraint(fields=('organization', 'coverage_model', 'playbook'), name='coverage_playbook_unique'),
+            model_name="coverageplaybook",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "coverage_model", "playbook"),
+                name="coverage_playbook_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='playbookstep',
-            constraint=models.UniqueConstraint(fields=('organization', 'playbook', 'position'), name='playbook_step_unique_position'),
+            model_name="playbookstep",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "playbook", "position"),
+                name="playbook_step_unique_position",
+            ),
         ),
         migrations.AddIndex(
-            model_name='orchestratedevent',
-            index=models.Index(fields=['organization', 'member', 'scheduled_for'], name='event_org_member'),
+            model_name="orchestratedevent",
+            index=models.Index(
+                fields=["organization", "member", "scheduled_for"], name="event_org_member"
+            ),
         ),
         migrations.AddIndex(
-            model_name='orchestratedevent',
-            index=models.Index(fields=['organization', 'status', 'scheduled_for'], name='event_org_status'),
+            model_name="orchestratedevent",
+            index=models.Index(
+                fields=["organization", "status", "scheduled_for"], name="event_org_status"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='orchestratedevent',
-            constraint=models.UniqueConstraint(condition=models.Q(('enrollment__isnull', False), ('step__isnull', False)), fields=('organization', 'enrollment', 'step'), name='event_once_per_enrollment_step'),
+            model_name="orchestratedevent",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("enrollment__isnull", False), ("step__isnull", False)),
+                fields=("organization", "enrollment", "step"),
+                name="event_once_per_enrollment_step",
+            ),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(fields=['organization', 'owner', 'done_at', 'due_on'], name='task_org_owner_due'),
+            model_name="task",
+            index=models.Index(
+                fields=["organization", "owner", "done_at", "due_on"], name="task_org_owner_due"
+            ),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(fields=['organization', 'member'], name='task_org_member'),
+            model_name="task",
+            index=models.Index(fields=["organization", "member"], name="task_org_member"),
         ),
         migrations.AddConstraint(
-            model_name='task',
-            constraint=models.UniqueConstraint(condition=models.Q(('enrollment__isnull', False), ('step__isnull', False)), fields=('organization', 'enrollment', 'step'), name='task_once_per_enrollment_step'),
+            model_name="task",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("enrollment__isnull", False), ("step__isnull", False)),
+                fields=("organization", "enrollment", "step"),
+                name="task_once_per_enrollment_step",
+            ),
         ),
     ]
