@@ -12,7 +12,20 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TypedDict
 
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 
 from members.models import Advocacy, Member, MembershipEvent, OwnershipChange
 from tenancy.models import Organization, Seat
@@ -309,4 +322,71 @@ def portfolio_results(
         passives=responses - promoters - detractors,
         detractors=detractors,
         nps=_percent(promoters - detractors, responses),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The book of accounts, sorted by risk
+
+RISK_ORDER = Case(
+    When(success_band="at_risk", then=Value(0)),
+    When(success_band="watch", then=Value(1)),
+    When(success_band="on_track", then=Value(2)),
+    When(success_band="no_outcome", then=Value(3)),
+    default=Value(4),
+    output_field=IntegerField(),
+)
+SORTS = {
+    "risk": [RISK_ORDER.asc(), F("success_gap").desc(nulls_last=True), "name", "pk"],
+    "name": ["name", "pk"],
+    "renewal": [F("renewal_on").asc(nulls_last=True), "name", "pk"],
+    "gap": [F("success_gap").desc(nulls_last=True), "name", "pk"],
+}
+
+
+def members_for_list(
+    *,
+    organization: Organization,
+    owner: Seat | None = None,
+    band: str = "",
+    tier: str = "",
+    status: str = "",
+    renewal_within_days: int | None = None,
+    search: str = "",
+    sort: str = "risk",
+    today: dt.date | None = None,
+) -> QuerySet[Member]:
+    """Members for the book and the member list: filtered, sorted (risk first by default), with
+    the owner and the previous snapshot's gap (for the trend arrow) in the same query."""
+    from outcomes.models import SuccessGapSnapshot
+
+    members = member_list(organization=organization, owner=owner, status=status, search=search)
+    if band:
+        members = members.filter(success_band=band)
+    if tier:
+        members = members.filter(tier=tier)
+    if renewal_within_days is not None:
+        today = today or organization_today(organization)
+        members = members.filter(
+            renewal_on__gte=today, renewal_on__lte=today + dt.timedelta(days=renewal_within_days)
+        )
+    previous_gap = (
+        SuccessGapSnapshot.objects.for_org(organization)
+        .filter(member_id=OuterRef("pk"))
+        .order_by("-computed_at", "-pk")
+        .values("gap")[1:2]
+    )
+    return members.annotate(previous_gap=Subquery(previous_gap)).order_by(
+        *SORTS.get(sort, SORTS["risk"])
+    )
+
+
+def member_tiers(*, organization: Organization) -> list[str]:
+    """The tiers in use, for filter choices."""
+    return list(
+        Member.objects.for_org(organization)
+        .exclude(tier="")
+        .order_by("tier")
+        .values_list("tier", flat=True)
+        .distinct()
     )

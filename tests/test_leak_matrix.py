@@ -74,7 +74,7 @@ def _samples(route: Route, organization) -> dict:
 def _assert_hidden(response, tenant, label: str) -> None:
     assert response.status_code == 404, f"{label} answered {response.status_code}, not 404"
     body = response.content.decode(errors="replace")
-    for secret in (tenant.organization.name, tenant.msm.user.email):
+    for secret in (tenant.organization.name, tenant.msm.user.email, "Leaky Secret-Member"):
         assert secret not in body, f"{label} shows {secret!r} of the other organization"
 
 

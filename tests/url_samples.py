@@ -15,8 +15,15 @@ from tenancy.models import Organization
 
 SampleMaker = Callable[[Organization], Any]
 
+def _member_id(organization: Organization) -> int:
+    from tests.factories import MemberFactory
+
+    return MemberFactory(organization=organization, name="Leaky Secret-Member").pk
+
+
 URL_KWARG_SAMPLES: dict[str, SampleMaker] = {
     "org_slug": lambda organization: organization.slug,
+    "member_id": _member_id,
 }
 
 # URL namespaces outside the matrix, each with the reason.

@@ -5,16 +5,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('members', '0003_external_id_message'),
-        ('orchestration', '0001_initial'),
+        ("members", "0003_external_id_message"),
+        ("orchestration", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='member',
-            name='coverage_model',
-            field=models.ForeignKey(blank=True, help_text='The coverage model this member matched last.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='members', to='orchestration.coveragemodel'),
+            model_name="member",
+            name="coverage_model",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The coverage model this member matched last.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="members",
+                to="orchestration.coveragemodel",
+            ),
         ),
     ]

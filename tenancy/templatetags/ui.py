@@ -1,0 +1,103 @@
+"""Small UI pieces shared by every page: band badges, trend arrows, SVG sparklines and bars.
+
+Charts are drawn here, on the server, as inline SVG: no chart library, nothing to download, and
+each chart carries a text alternative so a band or a trend is never shown by colour alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from django import template
+from django.utils.html import format_html, format_html_join
+
+register = template.Library()
+
+BAND_LABELS = {
+    "at_risk": ("At risk", "▲"),
+    "watch": ("Watch", "●"),
+    "on_track": ("On track", "✓"),
+    "no_outcome": ("No outcome recorded", "–"),
+    "": ("Not scored", "…"),
+}
+
+
+@register.simple_tag
+def band_badge(band: str | None, gap: float | None = None) -> str:
+    """A band as a badge with an icon and words (colour is only a second signal)."""
+    label, icon = BAND_LABELS.get(band or "", BAND_LABELS[""])
+    gap_text = f" · gap {gap:.0f}" if gap is not None else ""
+    return format_html(
+        '<span class="band band-{}"><span aria-hidden="true">{}</span> {}{}</span>',
+        band or "none",
+        icon,
+        label,
+        gap_text,
+    )
+
+
+TREND = '<span class="trend {}" title="{}">{}<span class="visually-hidden"> {}</span></span>'
+
+
+@register.simple_tag
+def trend_arrow(gap: float | None, previous: float | None) -> str:
+    """↑ when the gap grew since the previous snapshot (worse), ↓ when it shrank."""
+    if gap is None or previous is None:
+        return ""
+    delta = gap - previous
+    if abs(delta) < 0.5:
+        return format_html(TREND, "trend-flat", "gap unchanged", "→", "gap unchanged")
+    word, arrow, css = (
+        ("wider", "↑", "trend-worse") if delta > 0 else ("narrower", "↓", "trend-better")
+    )
+    text = f"gap {word} by {abs(delta):.0f}"
+    return format_html(TREND, css, text, arrow, text)
+
+
+def _points(values: Sequence[float], width: int, height: int, top: float) -> str:
+    step = width / max(1, len(values) - 1)
+    return " ".join(
+        f"{i * step:.1f},{height - (v / top) * (height - 2) - 1:.1f}" for i, v in enumerate(values)
+    )
+
+
+@register.simple_tag
+def sparkline(
+    values: Iterable[float | None], label: str = "trend", width: int = 120, height: int = 28
+) -> str:
+    """A line of the values (None skipped), scaled 0–100 for gaps."""
+    numbers = [float(v) for v in values if v is not None]
+    if len(numbers) < 2:
+        return format_html('<span class="muted">{}</span>', "not enough history yet")
+    top = max(100.0, *numbers)
+    return format_html(
+        '<svg class="sparkline" width="{}" height="{}" viewBox="0 0 {} {}" role="img" '
+        'aria-label="{}">'
+        '<polyline fill="none" stroke="currentColor" stroke-width="2" points="{}"/></svg>',
+        width,
+        height,
+        width,
+        height,
+        f"{label}: from {numbers[0]:.0f} to {numbers[-1]:.0f}",
+        _points(numbers, width, height, top),
+    )
+
+
+@register.simple_tag
+def share_bar(parts: Sequence[tuple[str, float, str]], label: str = "") -> str:
+    """A horizontal stacked bar: parts are (name, share 0–1, css class); the legend is text."""
+    x = 0.0
+    rects = []
+    for name, share, css in parts:
+        width = max(0.0, share) * 100
+        rects.append((css, f"{x:.2f}", f"{width:.2f}", f"{name}: {share:.0%}"))
+        x += width
+    bars = format_html_join(
+        "", '<rect class="{}" x="{}%" y="0" width="{}%" height="12"><title>{}</title></rect>', rects
+    )
+    legend = ", ".join(f"{name} {share:.0%}" for name, share, _ in parts)
+    return format_html(
+        '<svg class="share-bar" width="100%" height="12" role="img" aria-label="{}">{}</svg>',
+        f"{label} {legend}".strip(),
+        bars,
+    )
