@@ -12,6 +12,7 @@ from engagement.models import ContextEvent
 from engagement.selectors import experience_fulfilment_summary, member_engagements, relationship
 from members.models import Member
 from members.selectors import member_ownership_history, member_results
+from milestones.models import Commitment
 from milestones.selectors import member_accountability_boards, milestone_timeline
 from outcomes.explain import gap_explanation, member_gap_trend
 from outcomes.selectors import goal_pace, member_desired_outcomes
@@ -59,5 +60,6 @@ def member_page_context(*, organization: Organization, member: Member) -> dict[s
         "relationship": relationship(organization=organization, member=member),
         "milestones": milestone_timeline(organization=organization, member=member),
         "boards": member_accountability_boards(organization=organization, member=member),
+        "party_labels": dict(Commitment.Party.choices),
         "ownership": list(member_ownership_history(organization=organization, member=member)[:5]),
     }

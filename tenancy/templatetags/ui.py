@@ -101,3 +101,9 @@ def share_bar(parts: Sequence[tuple[str, float, str]], label: str = "") -> str:
         f"{label} {legend}".strip(),
         bars,
     )
+
+
+@register.filter
+def get_item(mapping: dict, key):
+    """``mapping[key]`` in a template (None when missing)."""
+    return mapping.get(key) if hasattr(mapping, "get") else None
