@@ -44,7 +44,8 @@ class Member(TenantModel):
         related_name="members",
         help_text="The coverage model this member matched last.",
     )
-    # The latest success gap, copied from the newest snapshot so lists can sort by risk cheaply.
+    # The latest success gap, copied from the newest snapshot so lists can sort by risk cheaply
+    # (rewritten when the band changes or the gap moves by 0.05 or more).
     success_gap = models.FloatField(null=True, blank=True, editable=False)
     success_band = models.CharField(max_length=10, blank=True, editable=False)
     success_computed_at = models.DateTimeField(null=True, blank=True, editable=False)

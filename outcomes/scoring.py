@@ -163,7 +163,8 @@ def counts_sql(d: Dialect, scope: MemberRange) -> str:
         SELECT member_id, COUNT(*) AS active,
                AVG(CASE WHEN e <= 0 OR p >= e THEN 1.0 ELSE p / e END) AS pace
         FROM (SELECT member_id, {progress} AS p, {expected} AS e
-              FROM outcomes_goal WHERE {where("")} AND {ACTIVE_GOAL}) per_goal
+              FROM outcomes_goal WHERE {where("")} AND {ACTIVE_GOAL}
+              OFFSET 0) per_goal
         GROUP BY member_id"""
     conditions = f"""
         SELECT g.member_id, COUNT(*) AS total,
@@ -335,7 +336,11 @@ MEMBER_LATEST_SQL = """
     SET success_gap = s.gap, success_band = s.band, success_computed_at = s.computed_at
     FROM outcomes_successgapsnapshot s
     WHERE s.organization_id = %(org)s AND s.run_id = %(run)s
-      AND s.member_id = members_member.id AND members_member.organization_id = %(org)s"""
+      AND s.member_id = members_member.id AND members_member.organization_id = %(org)s
+      AND (members_member.success_band <> s.band
+           OR members_member.success_gap IS NULL AND s.gap IS NOT NULL
+           OR members_member.success_gap IS NOT NULL AND s.gap IS NULL
+           OR ABS(members_member.success_gap - s.gap) >= 0.05)"""
 
 
 @dataclass(frozen=True)
@@ -383,6 +388,10 @@ def success_gaps_compute(
         **scope.params(),
     }
     with connection.cursor() as cursor:
+        if d.vendor == "postgresql":
+            # Each parallel worker would build every hash table again; on a small box one
+            # process doing the aggregates once is faster.
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         cursor.execute(insert_snapshots_sql(d, scope), params)
         scored = cursor.rowcount
         cursor.execute(band_events_sql(d), params)
