@@ -17,5 +17,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("tenancy.urls")),
+    path("", include("orchestration.urls")),  # namespace "public": /e/confirm/<token>/
     path("", include("members.urls")),
 ]

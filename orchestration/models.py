@@ -359,3 +359,26 @@ class Nudge(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.member or self.seat}"
+
+
+class DomainEventCursor(TenantModel):
+    """How far one consumer has read an organization's domain events, so each is handled once.
+
+    A consumer (e.g. ``playbook:12`` for a band-entered playbook) reads the events with an id
+    above ``last_event_id`` and moves the cursor in the same transaction as what it did with them.
+    """
+
+    consumer = models.CharField(max_length=100)
+    last_event_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["consumer"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "consumer"], name="domain_event_cursor_unique_consumer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer} at #{self.last_event_id}"

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from orchestration.models import Nudge
 from tenancy.models import Organization
@@ -77,3 +78,22 @@ def nudges_cancel(
     if enrollment_id is not None:
         pending = pending.filter(enrollment_id=enrollment_id)
     return pending.update(status=Nudge.Status.CANCELLED)
+
+
+@transaction.atomic
+def nudges_requeue_failed(
+    *, organization: Organization, nudge_ids: Iterable[int], at: dt.datetime | None = None
+) -> int:
+    """Put failed nudges back in the queue with their attempts reset (once the cause is fixed);
+    returns how many. The last error stays visible until a send succeeds."""
+    return (
+        Nudge.objects.for_org(organization)
+        .filter(pk__in=list(nudge_ids), status=Nudge.Status.FAILED)
+        .update(
+            status=Nudge.Status.SCHEDULED,
+            attempts=0,
+            scheduled_for=at or timezone.now(),
+            claim_token="",
+            claimed_at=None,
+        )
+    )

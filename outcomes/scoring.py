@@ -66,6 +66,11 @@ class Dialect:
             return f"(EXTRACT(EPOCH FROM {column}) / 86400.0)"
         return f"(julianday({column}) - 2440587.5)"
 
+    def fence(self) -> str:
+        """Keep a subquery from being flattened, so its columns are computed once per row
+        (PostgreSQL's OFFSET 0; SQLite needs a LIMIT before an OFFSET)."""
+        return " OFFSET 0" if self.vendor == "postgresql" else " LIMIT -1 OFFSET 0"
+
     def real(self, expression: str) -> str:
         kind = "DOUBLE PRECISION" if self.vendor == "postgresql" else "REAL"
         return f"CAST({expression} AS {kind})"
@@ -163,8 +168,7 @@ def counts_sql(d: Dialect, scope: MemberRange) -> str:
         SELECT member_id, COUNT(*) AS active,
                AVG(CASE WHEN e <= 0 OR p >= e THEN 1.0 ELSE p / e END) AS pace
         FROM (SELECT member_id, {progress} AS p, {expected} AS e
-              FROM outcomes_goal WHERE {where("")} AND {ACTIVE_GOAL}
-              OFFSET 0) per_goal
+              FROM outcomes_goal WHERE {where("")} AND {ACTIVE_GOAL}{d.fence()}) per_goal
         GROUP BY member_id"""
     conditions = f"""
         SELECT g.member_id, COUNT(*) AS total,

@@ -29,4 +29,8 @@ URL_KWARG_SAMPLES: dict[str, SampleMaker] = {
 # URL namespaces outside the matrix, each with the reason.
 EXCLUDED_NAMESPACES = {
     "admin": "Django admin: staff only, deliberately unscoped; tenants' users are never staff.",
+    "public": (
+        "capability links: the signed token is the credential, not a session; tampering and "
+        "expiry are tested in tests/orchestration/test_events*.py"
+    ),
 }

@@ -48,6 +48,39 @@ def database_from_env(variable: str = "DATABASE_URL") -> dict:
     return config
 
 
+OUTBOX_EMAIL_BACKEND = "orchestration.email.OutboxEmailBackend"
+SMTP_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
+def email_from_env(*, default_backend: str) -> dict:
+    """The EMAIL_* settings: from ``EMAIL_URL`` when set (django-environ's email URL, e.g.
+    ``smtp+tls://user:password@smtp.example.org:587``), else from the separate variables."""
+    config = {
+        "EMAIL_BACKEND": env.str("EMAIL_BACKEND", default=default_backend),
+        "EMAIL_HOST": env.str("EMAIL_HOST", default="localhost"),
+        "EMAIL_PORT": env.int("EMAIL_PORT", default=25),
+        "EMAIL_HOST_USER": env.str("EMAIL_HOST_USER", default=""),
+        "EMAIL_HOST_PASSWORD": env.str("EMAIL_HOST_PASSWORD", default=""),
+        "EMAIL_USE_TLS": env.bool("EMAIL_USE_TLS", default=False),
+        "EMAIL_USE_SSL": env.bool("EMAIL_USE_SSL", default=False),
+    }
+    raw = env.str("EMAIL_URL", default="")
+    if raw:
+        try:
+            parsed = env.email_url_config(raw)
+        except Exception as exc:
+            # Not echoing the URL: it may hold the SMTP password.
+            raise ImproperlyConfigured(f"EMAIL_URL is not a valid email URL: {exc}") from exc
+        config.update(
+            {
+                key: value
+                for key, value in parsed.items()
+                if key in config and value not in ("", None)
+            }
+        )
+    return config
+
+
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-development-key-change-me")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
@@ -130,6 +163,29 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
 
+# Email. Development and tests write each message to EMAIL_FILE_PATH (the outbox backend: one
+# file per Message-ID, never a duplicate); production defaults to SMTP (settings/production.py).
+_email = email_from_env(default_backend=OUTBOX_EMAIL_BACKEND)
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"]
+EMAIL_PORT = _email["EMAIL_PORT"]
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"]
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"]
+EMAIL_USE_TLS = _email["EMAIL_USE_TLS"]
+EMAIL_USE_SSL = _email["EMAIL_USE_SSL"]
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "outbox"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tandem <nudges@tandem.localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Nudge dispatch (orchestration/dispatch.py): sends are retried with backoff up to this many
+# attempts; a claim not finished within the lease is handed to another worker.
+NUDGE_MAX_ATTEMPTS = env.int("NUDGE_MAX_ATTEMPTS", default=5)
+NUDGE_DISPATCH_BATCH = env.int("NUDGE_DISPATCH_BATCH", default=100)
+NUDGE_DISPATCH_BUDGET_SECONDS = env.int("NUDGE_DISPATCH_BUDGET_SECONDS", default=50)
+NUDGE_DISPATCH_HELPERS = env.int("NUDGE_DISPATCH_HELPERS", default=1)
+NUDGE_LEASE_SECONDS = env.int("NUDGE_LEASE_SECONDS", default=300)
+
 # Celery. With no CELERY_BROKER_URL the broker is kombu's file-system transport under var/:
 # it needs no server, and a separate worker and beat process can share it (unlike memory://,
 # which lives inside one process). Remote control (broadcast) is not used on it.
@@ -154,6 +210,12 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
+    # Events still announced two days after their time, never marked as happened, are missed.
+    "orchestration-mark-missed-events-nightly": {
+        "task": "orchestration.mark_missed_events",
+        "schedule": crontab(hour=4, minute=0),
+        "options": {"expires": 6 * 3600},
+    },
     "tenancy-clear-expired-sessions": {
         "task": "tenancy.clear_expired_sessions",
         "schedule": 3600.0,
@@ -164,7 +226,33 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=2, minute=15),
         "options": {"expires": 6 * 3600},
     },
+    # Every minute; a run stops claiming after NUDGE_DISPATCH_BUDGET_SECONDS (before the next).
+    "orchestration-dispatch-nudges": {
+        "task": "orchestration.dispatch_nudges",
+        "schedule": 60.0,
+        "options": {"expires": 90},
+    },
+    # After the nightly scoring, so members match on the night's bands.
+    "orchestration-apply-coverage-nightly": {
+        "task": "orchestration.apply_coverage_all",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 6 * 3600},
+    },
+    # Playbook triggers, hourly (a band change enrols at the latest an hour after scoring).
+    "orchestration-evaluate-triggers-hourly": {
+        "task": "orchestration.evaluate_triggers_all",
+        "schedule": crontab(minute=20),
+        "options": {"expires": 50 * 60},
+    },
 }
+# Orchestrated events (orchestration/events.py). Links in emails are absolute: TANDEM_BASE_URL is
+# where members reach this site. A confirmation link works until N days after its event; an
+# optional cap (seconds since the link was signed, i.e. since the event was announced) is unset
+# by default, because an event may be announced long before its announcement is sent.
+TANDEM_BASE_URL = env.str("TANDEM_BASE_URL", default="http://127.0.0.1:8000")
+TANDEM_CONFIRM_LINK_DAYS_AFTER_EVENT = env.int("TANDEM_CONFIRM_LINK_DAYS_AFTER_EVENT", default=30)
+TANDEM_CONFIRM_LINK_MAX_AGE = env.int("TANDEM_CONFIRM_LINK_MAX_AGE", default=None)
+
 # Organizations larger than this are scored in chunks of this many members, one task each.
 SUCCESS_GAP_CHUNK_SIZE = env.int("SUCCESS_GAP_CHUNK_SIZE", default=50_000)
 

@@ -1,7 +1,7 @@
 """Production settings: everything that matters must come from the environment."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import SMTP_EMAIL_BACKEND, email_from_env, env
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
@@ -29,3 +29,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)  # noqa: F405
+
+# Real email: SMTP from EMAIL_URL or EMAIL_HOST/EMAIL_PORT/... unless EMAIL_BACKEND says otherwise.
+EMAIL_BACKEND = email_from_env(default_backend=SMTP_EMAIL_BACKEND)["EMAIL_BACKEND"]
