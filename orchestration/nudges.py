@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from orchestration.models import Nudge
 from tenancy.models import Organization
 
-PLAN_BATCH = 5000
+PLAN_BATCH = 2000
+COPY_THRESHOLD = 5000  # rows from which COPY beats query parameters on PostgreSQL
+TABLE = Nudge._meta.db_table
 
 
 @dataclass(frozen=True)
@@ -34,35 +37,162 @@ class NudgeSpec:
 
 @transaction.atomic
 def nudges_plan(*, organization: Organization, specs: Iterable[NudgeSpec]) -> int:
-    """Insert the nudges whose keys are new, in batches; returns how many were new.
+    """Insert the nudges whose keys are new; returns how many were new.
 
-    ``bulk_create(ignore_conflicts=True)`` is an INSERT … ON CONFLICT DO NOTHING on PostgreSQL and
-    INSERT OR IGNORE on SQLite, so a re-run, a retry or a race plans nothing twice. The count is
-    taken before and after, since ignored rows are not reported back.
+    Every row goes through ``INSERT … ON CONFLICT (organization_id, idempotency_key) DO
+    NOTHING``, so a re-run, a retry or a race plans nothing twice. It is SQL rather than
+    ``bulk_create`` for speed — building and preparing a model instance per row was what bounded
+    the planning rate — and because the statement can say how many rows were new (counting the
+    organization's nudges before and after would also count other transactions' inserts):
+
+    - PostgreSQL, small plans: multi-row ``VALUES`` batches, ``RETURNING id``.
+    - PostgreSQL, large plans: ``COPY`` into a temporary table, then one ``INSERT … SELECT``
+      (passing 100,000 rows as query parameters costs more than inserting them).
+    - SQLite: ``executemany`` of a one-row insert; its row count adds up the rows inserted.
     """
+    columns, rows = _plan_rows(organization, specs)
+    if not rows:
+        return 0
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            return _insert_sqlite(cursor, columns, rows)
+        if len(rows) >= COPY_THRESHOLD:
+            return _insert_postgres_copy(cursor, columns, rows)
+        return _insert_postgres_values(cursor, columns, rows)
+
+
+# The statements below name only the model's own table and columns; every value is a parameter
+# (or, for COPY, data).
+CONFLICT = "ON CONFLICT (organization_id, idempotency_key) DO NOTHING"
+
+
+def _insert_sqlite(cursor, columns: list[str], rows: list[tuple]) -> int:
+    placeholders = ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {TABLE} ({', '.join(columns)}) VALUES ({placeholders}) {CONFLICT}"  # noqa: S608
+    cursor.executemany(sql, rows)
+    return cursor.rowcount
+
+
+def _insert_postgres_values(cursor, columns: list[str], rows: list[tuple]) -> int:
+    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    planned = 0
+    for start in range(0, len(rows), PLAN_BATCH):
+        batch = rows[start : start + PLAN_BATCH]
+        values = ", ".join([row_sql] * len(batch))
+        cursor.execute(
+            f"INSERT INTO {TABLE} ({', '.join(columns)}) VALUES {values} {CONFLICT} RETURNING id",  # noqa: S608
+            [value for row in batch for value in row],
+        )
+        planned += len(cursor.fetchall())
+    return planned
+
+
+def _insert_postgres_copy(cursor, columns: list[str], rows: list[tuple]) -> int:
+    names = ", ".join(columns)
+    # Dropped at the end (and on commit, should the end not be reached): a caller's outer
+    # transaction may plan again before it commits.
+    create = f"CREATE TEMPORARY TABLE nudge_plan ON COMMIT DROP AS SELECT {names} FROM {TABLE}"  # noqa: S608
+    cursor.execute(f"{create} WITH NO DATA")
+    cursor.cursor.copy_expert(f"COPY nudge_plan ({names}) FROM STDIN", _copy_text(rows))
+    cursor.execute(
+        f"WITH planned AS (INSERT INTO {TABLE} ({names}) SELECT {names} FROM nudge_plan "  # noqa: S608
+        f"{CONFLICT} RETURNING 1) SELECT COUNT(*) FROM planned"
+    )
+    planned = cursor.fetchone()[0]
+    cursor.execute("DROP TABLE nudge_plan")
+    return planned
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+NULL = "\\N"
+
+
+def _copy_field(value) -> str:
+    """One value in COPY's text format: ``\\N`` for NULL, backslash escapes in text."""
+    if value is None:
+        return NULL
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _copy_text(rows: list[tuple]) -> io.StringIO:
+    """The rows as COPY's tab-separated text. The columns that come from the specs (in
+    ``FROM_SPEC`` order) are written by one f-string per row — the generic per-value path was
+    the slowest part of planning — and the columns every row shares are rendered once."""
+    escapes = _COPY_ESCAPES
+    shared = "".join("\t" + _copy_field(value) for value in rows[0][len(FROM_SPEC) :])
+    buffer = io.StringIO()
+    buffer.writelines(
+        f"{NULL if member is None else member}\t{NULL if seat is None else seat}\t"
+        f"{email.translate(escapes)}\t{channel.translate(escapes)}\t{kind.translate(escapes)}\t"
+        f"{subject.translate(escapes)}\t{body.translate(escapes)}\t"
+        f"{NULL if event is None else event}\t{NULL if enrollment is None else enrollment}\t"
+        f"{_copy_field(scheduled_for)}\t{key.translate(escapes)}{shared}\n"
+        for (
+            member,
+            seat,
+            email,
+            channel,
+            kind,
+            subject,
+            body,
+            event,
+            enrollment,
+            scheduled_for,
+            key,
+            *_,
+        ) in rows
+    )
+    buffer.seek(0)
+    return buffer
+
+
+# The columns each spec fills, in the order of the row tuples below.
+FROM_SPEC = (
+    "member_id",
+    "seat_id",
+    "to_email",
+    "channel",
+    "kind",
+    "subject",
+    "body",
+    "event_id",
+    "enrollment_id",
+    "scheduled_for",
+    "idempotency_key",
+)
+
+
+def _plan_rows(organization: Organization, specs: Iterable[NudgeSpec]) -> tuple[list, list]:
+    """The column names and one tuple of database values per spec (datetimes adapted as the
+    backend stores them; every other column gets its model default, the same for every row)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    constants = {"organization_id": organization.pk, "created_at": adapt(timezone.now())}
+    for field in Nudge._meta.concrete_fields:
+        if field.column not in (*FROM_SPEC, *constants, "id"):
+            constants[field.column] = field.get_db_prep_save(field.get_default(), connection)
+    fixed = tuple(constants.values())
     rows = [
-        Nudge(
-            organization=organization,
-            idempotency_key=spec.idempotency_key,
-            subject=spec.subject[:200],
-            body=spec.body,
-            scheduled_for=spec.scheduled_for,
-            member_id=spec.member_id,
-            seat_id=spec.seat_id,
-            to_email=spec.to_email,
-            channel=spec.channel,
-            kind=spec.kind,
-            event_id=spec.event_id,
-            enrollment_id=spec.enrollment_id,
+        (
+            spec.member_id,
+            spec.seat_id,
+            spec.to_email,
+            spec.channel,
+            spec.kind,
+            spec.subject[:200],
+            spec.body,
+            spec.event_id,
+            spec.enrollment_id,
+            adapt(spec.scheduled_for),
+            spec.idempotency_key,
+            *fixed,
         )
         for spec in specs
     ]
-    if not rows:
-        return 0
-    nudges = Nudge.objects.for_org(organization)
-    before = nudges.count()
-    nudges.bulk_create(rows, batch_size=PLAN_BATCH, ignore_conflicts=True)
-    return nudges.count() - before
+    return [*FROM_SPEC, *constants], rows
 
 
 @transaction.atomic

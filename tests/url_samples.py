@@ -15,6 +15,7 @@ from tenancy.models import Organization
 
 SampleMaker = Callable[[Organization], Any]
 
+
 def _member_id(organization: Organization) -> int:
     from tests.factories import MemberFactory
 

@@ -1,0 +1,373 @@
+"""Sending nudges exactly once: claim due nudges in batches, deliver each, record it as sent.
+
+The life of a nudge here: ``scheduled`` → (claimed) ``sending`` → ``sent``; a failed send goes
+back to ``scheduled`` with a backoff, or to ``failed`` after ``NUDGE_MAX_ATTEMPTS``.
+
+- Claiming is one guarded UPDATE of a batch (``status='scheduled'`` → ``'sending'``) stamped with
+  a fresh claim token. On PostgreSQL the batch is chosen ``FOR UPDATE SKIP LOCKED``, so concurrent
+  workers take disjoint batches without waiting on each other; SQLite serialises writers, so the
+  guard alone keeps claims disjoint there.
+- The claim token is the credential for sending: ``nudge_send`` touches a nudge only while it is
+  ``sending`` under that token, and records it as sent with an UPDATE guarded the same way.
+- A worker killed mid-send leaves its claims ``sending``; once the lease is over
+  ``nudges_release_stale`` hands them back and another worker sends them. That re-send is safe
+  because delivery is idempotent by key: every message's Message-ID is derived from the nudge's
+  organization and idempotency key (see orchestration/email.py for what that gives with the
+  outbox and with SMTP).
+
+This module works across organizations by design — it is the queue of every organization's due
+nudges. It therefore reads and writes the queue with raw SQL over the partial indexes
+``nudge_due_queue`` and ``nudge_sending_lease`` instead of the fail-closed manager, and once it
+knows a nudge's organization it goes back to ``Nudge.objects.for_org(...)``. The send is not
+wrapped in a transaction: a message handed to the mail server cannot be rolled back, and holding
+a transaction (on SQLite: the write lock) across a network call would stall the other workers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass, fields
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection, transaction
+from django.utils import timezone
+
+from orchestration.models import Nudge
+
+logger = logging.getLogger(__name__)
+
+TABLE = Nudge._meta.db_table
+SCHEDULED = Nudge.Status.SCHEDULED.value
+SENDING = Nudge.Status.SENDING.value
+FAILED = Nudge.Status.FAILED.value
+ERROR_LENGTH = 2000
+
+# Only constants go into these statements; every value is a parameter.
+# PostgreSQL: lock the batch in a materialised CTE. (With ``id IN (SELECT … LIMIT n FOR UPDATE
+# SKIP LOCKED)`` the planner may re-run the sub-select for each row it updates, and every re-run
+# skips the rows this statement already changed — claiming more than ``n``.)
+_CLAIM_POSTGRES_SQL = f"""
+    WITH batch AS MATERIALIZED (
+        SELECT id FROM {TABLE}
+         WHERE status = %(scheduled)s AND scheduled_for <= %(now)s
+         ORDER BY scheduled_for
+         LIMIT %(limit)s
+           FOR UPDATE SKIP LOCKED
+    )
+    UPDATE {TABLE} AS nudge
+       SET status = %(sending)s, claimed_at = %(now)s, claim_token = %(token)s,
+           attempts = nudge.attempts + 1
+      FROM batch
+     WHERE nudge.id = batch.id AND nudge.status = %(scheduled)s
+    RETURNING nudge.id, nudge.scheduled_for, nudge.organization_id
+"""  # noqa: S608
+# SQLite: one writer at a time, so the guarded UPDATE alone keeps claims disjoint.
+_CLAIM_SQLITE_SQL = f"""
+    UPDATE {TABLE}
+       SET status = %(sending)s, claimed_at = %(now)s, claim_token = %(token)s,
+           attempts = attempts + 1
+     WHERE status = %(scheduled)s
+       AND id IN (
+           SELECT id FROM {TABLE}
+            WHERE status = %(scheduled)s AND scheduled_for <= %(now)s
+            ORDER BY scheduled_for
+            LIMIT %(limit)s
+       )
+"""  # noqa: S608
+_CLAIMED_SQL = f"""
+    SELECT id, scheduled_for, organization_id FROM {TABLE}
+     WHERE status = %s AND claimed_at = %s AND claim_token = %s
+"""  # noqa: S608
+_RELEASE_SQL = f"""
+    UPDATE {TABLE}
+       SET status = CASE WHEN attempts >= %s THEN %s ELSE %s END,
+           last_error = CASE WHEN attempts >= %s THEN %s ELSE last_error END,
+           claim_token = '',
+           claimed_at = NULL
+     WHERE status = %s AND claimed_at <= %s
+"""  # noqa: S608
+_DUE_SQL = f"""
+    SELECT COUNT(*) FROM (
+        SELECT 1 FROM {TABLE} WHERE status = %s AND scheduled_for <= %s LIMIT %s
+    ) AS due
+"""  # noqa: S608
+_ORGANIZATION_SQL = f"""
+    SELECT organization_id FROM {TABLE} WHERE id = %s AND status = %s AND claim_token = %s
+"""  # noqa: S608
+
+LEASE_EXPIRED = "The worker sending it stopped before finishing (its lease ran out)."
+
+
+class PermanentSendError(Exception):
+    """A send that retrying cannot fix (e.g. no address): the nudge fails at once."""
+
+
+class Outcome:
+    """What ``nudge_send`` did."""
+
+    SENT = "sent"  # delivered (or found delivered) and recorded as sent
+    RETRY = "retry"  # the send failed; scheduled again after a backoff
+    FAILED = "failed"  # the send failed for good; the error is on the nudge
+    SKIPPED = "skipped"  # this claim does not hold the nudge (sent already, released, cancelled)
+    SUPERSEDED = "superseded"  # delivered, but the claim was released meanwhile: its new
+    # holder records it (delivery is idempotent, so nothing goes out twice)
+
+
+@dataclass
+class DispatchReport:
+    """What one dispatcher run did, for the task's result and the logs."""
+
+    released: int = 0
+    batches: int = 0
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+    superseded: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+def _db_datetime(value: dt.datetime):
+    """A datetime as the backend stores it (SQLite keeps naive UTC text)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def nudges_claim(
+    *, batch_size: int, now: dt.datetime | None = None, worker: str = ""
+) -> tuple[str, list[int]]:
+    """Claim up to ``batch_size`` due nudges of any organization, oldest first.
+
+    Returns the claim token and the claimed ids in the order they were due. Each claimed nudge is
+    ``sending`` with ``claimed_at=now``, the token, and one more attempt counted.
+    """
+    token, claimed = _claim(batch_size=batch_size, now=now, worker=worker)
+    return token, [pk for pk, _ in claimed]
+
+
+@transaction.atomic
+def _claim(
+    *, batch_size: int, now: dt.datetime | None, worker: str
+) -> tuple[str, list[tuple[int, int]]]:
+    """The claim itself; returns the token and (id, organization id) pairs, oldest first."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1.")
+    now = now or timezone.now()
+    token = str(uuid.uuid4())
+    at = _db_datetime(now)
+    params = {
+        "scheduled": SCHEDULED,
+        "sending": SENDING,
+        "now": at,
+        "token": token,
+        "limit": batch_size,
+    }
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_CLAIM_POSTGRES_SQL, params)
+        else:
+            cursor.execute(_CLAIM_SQLITE_SQL, params)
+            # Read the batch back by its token (the partial lease index finds it).
+            cursor.execute(_CLAIMED_SQL, [SENDING, at, token])
+        rows = cursor.fetchall()
+    claimed = [(pk, org) for pk, _, org in sorted(rows, key=lambda row: (row[1], row[0]))]
+    if claimed:
+        logger.info("Worker %s claimed %d nudges (claim %s).", worker or "?", len(claimed), token)
+    return token, claimed
+
+
+def nudges_due_count(*, limit: int, now: dt.datetime | None = None) -> int:
+    """How many nudges are due, counting no further than ``limit`` (enough to decide whether
+    to ask other workers to help)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_DUE_SQL, [SCHEDULED, _db_datetime(now or timezone.now()), limit])
+        return cursor.fetchone()[0]
+
+
+def nudges_release_stale(*, lease_seconds: int = 300, now: dt.datetime | None = None) -> int:
+    """Hand back nudges whose claim is older than the lease (their worker died); returns how many.
+
+    They go back to ``scheduled`` for another worker — or to ``failed`` when they have used up
+    their attempts, so a nudge that kills every worker that tries it stops being retried.
+    """
+    cutoff = (now or timezone.now()) - dt.timedelta(seconds=lease_seconds)
+    limit = settings.NUDGE_MAX_ATTEMPTS
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RELEASE_SQL,
+            [limit, FAILED, SCHEDULED, limit, LEASE_EXPIRED, SENDING, _db_datetime(cutoff)],
+        )
+        released = cursor.rowcount
+    if released:
+        logger.warning("Released %d nudges whose worker stopped mid-send.", released)
+    return released
+
+
+def nudge_message_id(*, organization_id: int, idempotency_key: str) -> str:
+    """The Message-ID of a nudge's email: the same for every delivery of the same nudge."""
+    digest = hashlib.sha256(f"{organization_id}:{idempotency_key}".encode()).hexdigest()[:40]
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "tandem.localhost"
+    return f"<nudge.{digest}@{domain}>"
+
+
+def _claimed_organization_id(*, nudge_id: int, claim_token: str) -> int | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_ORGANIZATION_SQL, [nudge_id, SENDING, claim_token])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _deliver(nudge: Nudge, mail: BaseEmailBackend | None) -> None:
+    """Hand the nudge over. In-app and task nudges are delivered by being marked sent: the MSM
+    sees them in the app."""
+    if nudge.channel != Nudge.Channel.EMAIL:
+        return
+    if not nudge.to_email:
+        raise PermanentSendError("This nudge has no email address to send to.")
+    message_id = nudge_message_id(
+        organization_id=nudge.organization_id, idempotency_key=nudge.idempotency_key
+    )
+    EmailMessage(
+        subject=nudge.subject,
+        body=nudge.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[nudge.to_email],
+        headers={"Message-ID": message_id},
+        connection=mail,
+    ).send()
+
+
+def nudge_send(*, nudge_id: int, claim_token: str, mail: BaseEmailBackend | None = None) -> str:
+    """Deliver one claimed nudge and record the result; returns an ``Outcome`` value.
+
+    ``mail`` is an email backend to reuse across a batch (one SMTP session); by default each send
+    opens its own. Every state change is guarded by ``status='sending'`` and the claim token, so
+    a stale or repeated call changes nothing and sends nothing.
+    """
+    organization_id = _claimed_organization_id(nudge_id=nudge_id, claim_token=claim_token)
+    if organization_id is None:
+        return Outcome.SKIPPED
+    nudge = _claimed(organization_id, claim_token).filter(pk=nudge_id).first()
+    if nudge is None:  # released or deleted since the look-up
+        return Outcome.SKIPPED
+    return _send_claimed(nudge=nudge, claim_token=claim_token, mail=mail)
+
+
+def _claimed(organization_id: int, claim_token: str):
+    """The organization's nudges this claim holds: the guard of every state change."""
+    return Nudge.objects.for_org(organization_id).filter(
+        status=Nudge.Status.SENDING, claim_token=claim_token
+    )
+
+
+def _claimed_nudges(claim_token: str, claimed: list[tuple[int, int]]) -> list[Nudge]:
+    """Load a claimed batch in one query per organization in it, in claim order."""
+    by_organization: dict[int, list[int]] = {}
+    for pk, organization_id in claimed:
+        by_organization.setdefault(organization_id, []).append(pk)
+    loaded: dict[int, Nudge] = {}
+    for organization_id, ids in by_organization.items():
+        loaded.update(_claimed(organization_id, claim_token).in_bulk(ids))
+    return [loaded[pk] for pk, _ in claimed if pk in loaded]
+
+
+def _send_claimed(*, nudge: Nudge, claim_token: str, mail: BaseEmailBackend | None) -> str:
+    claimed = _claimed(nudge.organization_id, claim_token).filter(pk=nudge.pk)
+    try:
+        _deliver(nudge, mail)
+    except Exception as exc:
+        return _record_failure(nudge=nudge, claimed=claimed, error=exc)
+    done = claimed.update(status=Nudge.Status.SENT, sent_at=timezone.now(), last_error="")
+    return Outcome.SENT if done else Outcome.SUPERSEDED
+
+
+def _record_failure(*, nudge: Nudge, claimed, error: Exception) -> str:
+    """Keep the error; schedule a retry after 2**attempts minutes, or fail after the limit."""
+    message = f"{type(error).__name__}: {error}"[:ERROR_LENGTH]
+    final = isinstance(error, PermanentSendError) or nudge.attempts >= settings.NUDGE_MAX_ATTEMPTS
+    if final:
+        if not claimed.update(status=Nudge.Status.FAILED, last_error=message):
+            return Outcome.SUPERSEDED
+        logger.error("Nudge %s failed for good: %s", nudge.pk, message)
+        return Outcome.FAILED
+    retry_at = timezone.now() + dt.timedelta(minutes=2**nudge.attempts)
+    retried = claimed.update(
+        status=Nudge.Status.SCHEDULED,
+        scheduled_for=retry_at,
+        last_error=message,
+        claim_token="",
+        claimed_at=None,
+    )
+    if not retried:
+        return Outcome.SUPERSEDED
+    logger.warning("Nudge %s failed (attempt %d), retrying: %s", nudge.pk, nudge.attempts, message)
+    return Outcome.RETRY
+
+
+def nudges_dispatch(
+    *,
+    batch_size: int | None = None,
+    budget_seconds: float | None = None,
+    lease_seconds: int | None = None,
+    worker: str = "",
+) -> DispatchReport:
+    """One dispatcher run: release stale claims, then claim and send batches until nothing is
+    due or the time budget is used (a claimed batch is always finished)."""
+    batch_size = batch_size or settings.NUDGE_DISPATCH_BATCH
+    budget = settings.NUDGE_DISPATCH_BUDGET_SECONDS if budget_seconds is None else budget_seconds
+    lease = settings.NUDGE_LEASE_SECONDS if lease_seconds is None else lease_seconds
+    report = DispatchReport(released=nudges_release_stale(lease_seconds=lease))
+    deadline = time.monotonic() + budget
+    mail = get_connection()
+    session: bool | None = None  # not tried yet; then whether the shared session opened
+    try:
+        while time.monotonic() < deadline:
+            token, claimed = _claim(batch_size=batch_size, now=None, worker=worker)
+            if not claimed:
+                break
+            if session is None:
+                session = _open(mail)
+            report.batches += 1
+            report.claimed += len(claimed)
+            nudges = _claimed_nudges(token, claimed)
+            report.skipped += len(claimed) - len(nudges)
+            for nudge in nudges:
+                _tally(report, _send_claimed(nudge=nudge, claim_token=token, mail=mail))
+    finally:
+        if session:
+            mail.close()
+    return report
+
+
+def _open(mail: BaseEmailBackend) -> bool:
+    """Open one mail session for the run, only once there is something to send. When the server
+    is unreachable each send tries again itself and fails into its nudge's retry and error."""
+    try:
+        mail.open()
+    except Exception:
+        logger.exception("Could not open the mail connection; each send will try on its own.")
+        return False
+    return True
+
+
+_TALLY = {
+    Outcome.SENT: "sent",
+    Outcome.RETRY: "retried",
+    Outcome.FAILED: "failed",
+    Outcome.SKIPPED: "skipped",
+    Outcome.SUPERSEDED: "superseded",
+}
+
+
+def _tally(report: DispatchReport, outcome: str) -> None:
+    name = _TALLY[outcome]
+    setattr(report, name, getattr(report, name) + 1)

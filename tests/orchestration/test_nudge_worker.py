@@ -1,0 +1,351 @@
+"""Nudges sent exactly once through real Celery worker processes: two workers dispatching the
+same queue, and one of them killed with SIGKILL in the middle of a batch.
+
+Like tests/test_worker.py: the workers are subprocesses on a database of their own (an SQLite
+file in tmp_path, migrated with ``manage.py migrate``; a throwaway PostgreSQL database instead
+when DATABASE_URL names PostgreSQL), over the file-system broker always and Redis too when one
+answers on 127.0.0.1:6379. Each worker consumes a queue of its own, so the test decides which
+worker gets which dispatch run. N is 1,000 on both databases (SQLite in WAL mode keeps up).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import environ
+import pytest
+from celery import Celery
+
+from orchestration.email import OutboxEmailBackend, outbox_filename
+from tests.test_worker import redis_is_up
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+N = 1_000
+REDIS_DB = 13  # not tests/test_worker.py's 14: the two may run side by side
+BROKERS = ["filesystem"] + (["redis"] if redis_is_up() or os.environ.get("CI") else [])
+POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+class ProgressOutboxBackend(OutboxEmailBackend):
+    """The outbox as these tests run it: it notes which worker process delivered each message
+    and then takes NUDGE_TEST_SEND_DELAY seconds, as a mail server's reply would — so a kill
+    lands most likely after a handoff and before the nudge is recorded as sent."""
+
+    def send_messages(self, email_messages):
+        delivered = super().send_messages(email_messages)
+        progress = self.file_path.parent / "progress"
+        progress.mkdir(exist_ok=True)
+        with open(progress / str(os.getpid()), "a") as log:
+            log.write(f"{len(email_messages)}\n")
+        time.sleep(float(os.environ.get("NUDGE_TEST_SEND_DELAY", "0")))
+        return delivered
+
+
+PLAN_SCRIPT = """
+import datetime as dt
+from django.utils import timezone
+from members.models import Member
+from orchestration.nudges import NudgeSpec, nudges_plan
+from tenancy.models import Organization
+org = Organization.objects.create(name="Worker Nudge Society", slug="worker-nudges")
+members = Member.objects.for_org(org).bulk_create(
+    [Member(organization=org, name=f"Member {i}", email=f"m{i}@worker.test") for i in range(20)]
+)
+now = timezone.now()
+specs = [
+    NudgeSpec(
+        idempotency_key=f"worker:{i}",
+        subject=f"Nudge {i}",
+        body=f"Hello, this is nudge {i}.",
+        scheduled_for=now - dt.timedelta(seconds=i),
+        member_id=members[i % 20].pk,
+        to_email=members[i % 20].email,
+    )
+    for i in range(COUNT)
+]
+print(org.pk, nudges_plan(organization=org, specs=specs))
+"""
+
+RELEASE_SCRIPT = """
+from orchestration.dispatch import nudges_release_stale
+print(nudges_release_stale(lease_seconds=0))
+"""
+
+
+@contextmanager
+def worker_database(tmp_path: Path):
+    """The URL of a fresh database for the workers; a PostgreSQL one is dropped afterwards."""
+    if not POSTGRES:
+        yield f"sqlite:///{tmp_path / 'nudges.sqlite3'}"
+        return
+    import psycopg2
+
+    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
+    name = f"nudge_worker_{uuid.uuid4().hex[:10]}"
+    server = {
+        "dbname": "postgres",
+        "user": config["USER"],
+        "password": config["PASSWORD"],
+        "host": config["HOST"],
+        "port": config["PORT"] or 5432,
+    }
+    admin = psycopg2.connect(**server)
+    admin.autocommit = True
+    with closing(admin), admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def status_counts(database_url: str) -> dict[str, int]:
+    """Nudges per status, read straight from the workers' database."""
+    sql = "SELECT status, COUNT(*) FROM orchestration_nudge GROUP BY status"
+    if database_url.startswith("sqlite"):
+        with closing(sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=20)) as db:
+            return dict(db.execute(sql).fetchall())
+    import psycopg2
+
+    with closing(psycopg2.connect(database_url)) as db, db.cursor() as cursor:
+        cursor.execute(sql)
+        return dict(cursor.fetchall())
+
+
+def nudge_rows(database_url: str) -> list[tuple[int, str, str, int]]:
+    sql = "SELECT organization_id, idempotency_key, status, attempts FROM orchestration_nudge"
+    if database_url.startswith("sqlite"):
+        with closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as db:
+            return db.execute(sql).fetchall()
+    import psycopg2
+
+    with closing(psycopg2.connect(database_url)) as db, db.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchall()
+
+
+class Stack:
+    """The workers' environment, their processes, and a client that sends them tasks."""
+
+    def __init__(self, kind: str, tmp_path: Path, database_url: str) -> None:
+        self.tmp_path = tmp_path
+        self.database_url = database_url
+        self.outbox = tmp_path / "outbox"
+        self.progress = tmp_path / "progress"
+        broker = "filesystem://" if kind == "filesystem" else f"redis://127.0.0.1:6379/{REDIS_DB}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "TANDEM_VAR_DIR": str(tmp_path),
+            "DATABASE_URL": database_url,
+            "CELERY_BROKER_URL": broker,
+            "EMAIL_BACKEND": f"{__name__}.ProgressOutboxBackend",
+            "EMAIL_FILE_PATH": str(self.outbox),
+            "NUDGE_DISPATCH_HELPERS": "0",
+            "NUDGE_DISPATCH_BATCH": "50",
+            "LOG_LEVEL": "INFO",
+        }
+        self.env.pop("CELERY_RESULT_BACKEND", None)
+        self.client = Celery("tandem-nudge-test")
+        self.client.conf.broker_url = broker
+        if kind == "filesystem":
+            folder = tmp_path / "broker"
+            for sub in ("queue", "control"):
+                (folder / sub).mkdir(parents=True, exist_ok=True)
+            self.client.conf.broker_transport_options = {
+                "data_folder_in": str(folder / "queue"),
+                "data_folder_out": str(folder / "queue"),
+                "control_folder": str(folder / "control"),
+                "store_processed": False,
+            }
+        self.run_id = uuid.uuid4().hex[:8]
+        self.workers: dict[str, subprocess.Popen] = {}
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip().splitlines()[-1]
+
+    def queue(self, name: str) -> str:
+        return f"nudges-{self.run_id}-{name}"
+
+    def start(self, name: str, *, delay: float) -> subprocess.Popen:
+        log = open(self.tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool=solo",
+                f"--queues={self.queue(name)}",
+                f"--hostname={name}-{self.run_id}@%h",
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+                "--loglevel=INFO",
+            ],
+            cwd=ROOT,
+            env={**self.env, "NUDGE_TEST_SEND_DELAY": str(delay)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        self.workers[name] = process
+        return process
+
+    def wait_ready(self, name: str, timeout: float = 90) -> None:
+        log = self.tmp_path / f"{name}.log"
+        wait_for(lambda: " ready." in log.read_text(), timeout, f"{name} never got ready", log)
+
+    def dispatch(self, name: str, times: int = 1) -> None:
+        for _ in range(times):
+            self.client.send_task(
+                "orchestration.dispatch_nudges", kwargs={"helpers": 0}, queue=self.queue(name)
+            )
+
+    def deliveries(self, name: str) -> int:
+        path = self.progress / str(self.workers[name].pid)
+        return len(path.read_text().splitlines()) if path.exists() else 0
+
+    def stop(self) -> str:
+        for process in self.workers.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.workers.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        return "\n".join(
+            f"--- {name}\n{(self.tmp_path / f'{name}.log').read_text()[-3000:]}"
+            for name in self.workers
+        )
+
+
+def wait_for(condition, timeout: float, message: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            detail = log.read_text()[-3000:] if log and log.exists() else ""
+            raise AssertionError(f"{message} within {timeout:.0f}s\n{detail}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def stack(request, tmp_path):
+    with worker_database(tmp_path) as database_url:
+        stack = Stack(request.param, tmp_path, database_url)
+        try:
+            stack.manage("migrate", "--noinput")
+            organization_id, planned = map(
+                int, stack.manage("shell", "-c", PLAN_SCRIPT.replace("COUNT", str(N))).split()
+            )
+            assert planned == N
+            stack.organization_id = organization_id
+            yield stack
+        finally:
+            print(stack.stop())  # the workers' logs: pytest shows them when the test fails
+
+
+def assert_each_nudge_sent_exactly_once(stack: Stack) -> list[tuple]:
+    """Every nudge sent, and one outbox file per nudge — named after its own Message-ID."""
+    from orchestration.dispatch import nudge_message_id
+
+    rows = nudge_rows(stack.database_url)
+    assert len(rows) == N
+    assert {status for _, _, status, _ in rows} == {"sent"}
+    expected = {
+        outbox_filename(nudge_message_id(organization_id=org, idempotency_key=key))
+        for org, key, _, _ in rows
+    }
+    files = {path.name for path in stack.outbox.glob("*.eml")}
+    assert len(files) == N
+    assert files == expected
+    return rows
+
+
+def settled(stack: Stack) -> bool:
+    counts = status_counts(stack.database_url)
+    return counts.get("scheduled", 0) == 0 and counts.get("sending", 0) == 0
+
+
+@pytest.mark.worker
+@pytest.mark.parametrize("stack", BROKERS, indirect=True)
+def test_two_workers_send_every_nudge_exactly_once(stack):
+    for name in ("w1", "w2"):
+        stack.start(name, delay=0.005)
+    for name in ("w1", "w2"):
+        stack.wait_ready(name)
+
+    for name in ("w1", "w2"):
+        stack.dispatch(name, times=2)
+    wait_for(lambda: settled(stack), 120, "the nudges were not all sent")
+
+    rows = assert_each_nudge_sent_exactly_once(stack)
+    # Claims never overlapped: each nudge was claimed once and handed over once, and both
+    # workers took part.
+    assert {attempts for *_, attempts in rows} == {1}
+    assert stack.deliveries("w1") + stack.deliveries("w2") == N
+    assert stack.deliveries("w1") > 0 and stack.deliveries("w2") > 0
+
+
+@pytest.mark.worker
+@pytest.mark.parametrize("stack", BROKERS, indirect=True)
+def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(stack):
+    # w1 is slow (a sluggish mail server), so it is surely inside a claimed batch when killed.
+    stack.start("w1", delay=0.05)
+    stack.start("w2", delay=0.002)
+    for name in ("w1", "w2"):
+        stack.wait_ready(name)
+    stack.dispatch("w1")
+    wait_for(lambda: stack.deliveries("w1") >= 2, 60, "w1 never started sending")
+    stack.dispatch("w2")
+    wait_for(lambda: stack.deliveries("w2") >= 1, 60, "w2 never started sending")
+
+    stack.workers["w1"].send_signal(signal.SIGKILL)
+    stack.workers["w1"].wait(timeout=10)
+    stack.dispatch("w2")
+    wait_for(lambda: status_counts(stack.database_url).get("scheduled", 0) == 0, 120, "w2 stalled")
+    # w2 finishes its runs; what is left 'sending' is the batch w1 had claimed when it died.
+    wait_for(lambda: stable_sending(stack), 60, "the queue never settled")
+    stuck = status_counts(stack.database_url).get("sending", 0)
+    assert stuck > 0, "w1 died holding no claim"
+
+    # The sweep that starts every dispatch run would hand them back once the lease is over;
+    # with a lease of 0 that is now.
+    assert int(stack.manage("shell", "-c", RELEASE_SCRIPT)) == stuck
+    stack.dispatch("w2")
+    wait_for(lambda: settled(stack), 120, "the released nudges were not sent")
+
+    rows = assert_each_nudge_sent_exactly_once(stack)
+    assert sorted(attempts for *_, attempts in rows).count(2) == stuck
+    # Whatever w1 handed over before dying was handed over again after the release — and the
+    # outbox recognised it by its Message-ID instead of writing it twice.
+    assert stack.deliveries("w1") + stack.deliveries("w2") >= N
+
+
+def stable_sending(stack: Stack) -> bool:
+    """True when the number of nudges being sent stayed the same for a second."""
+    before = status_counts(stack.database_url).get("sending", 0)
+    time.sleep(1)
+    return status_counts(stack.database_url).get("sending", 0) == before
