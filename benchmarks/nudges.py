@@ -138,6 +138,7 @@ def bench_planning(organization: Organization, members, run: str, count: int) ->
         f"{'same specs again':<28}{count:>10,}{again:>10,}{second:>10.2f}{count / second:>12,.0f}"
     )
     print("target: >= 20,000 nudges/s on PostgreSQL; the second plan must add 0")
+    Nudge.objects.for_org(organization).filter(idempotency_key__startswith=f"bench:{run}:").delete()
 
 
 def database_url() -> str:
@@ -266,7 +267,12 @@ def bench_dispatch(organization: Organization, members, run: str, count: int, *,
             workers.dispatch(name)
         killed = False
         last_trigger = time.monotonic()
-        while pending := ours.filter(status__in=["scheduled", "sending"]).count():
+        # Counted through the partial queue indexes, a few times a second: the benchmark's own
+        # polling should not compete with the workers for the database.
+        unsent = Nudge.objects.for_org(organization).filter(
+            status__in=["scheduled", "sending"], scheduled_for__lte=now
+        )
+        while pending := unsent.count():
             if kill and not killed and pending <= count * 3 // 4:
                 workers.kill("w1")
                 killed = True
@@ -280,7 +286,7 @@ def bench_dispatch(organization: Organization, members, run: str, count: int, *,
             if time.perf_counter() - started > 600:
                 print("gave up after 600 s")
                 break
-            time.sleep(0.1)
+            time.sleep(0.25)
         seconds = time.perf_counter() - started
         return report(workers, ours, count, seconds, kill=kill, others_due=others_due)
     finally:

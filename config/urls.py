@@ -17,6 +17,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("tenancy.urls")),
+    path("", include("tenancy.account_urls")),  # namespace "account": the set-password link
     path("", include("orchestration.urls")),  # namespace "public": /e/confirm/<token>/
     path("", include("members.urls")),
+    path("", include("members.urls_extra")),  # namespace "members_extra": portfolio, CSV import
 ]

@@ -10,7 +10,7 @@ admin shows it and does not edit it.
 from django import forms
 from django.contrib import admin
 
-from members.models import Advocacy, Member, MembershipEvent, OwnershipChange
+from members.models import Advocacy, Member, MemberImport, MembershipEvent, OwnershipChange
 from tenancy.admin import TenantAdmin
 
 
@@ -87,3 +87,35 @@ class AdvocacyAdmin(TenantAdmin):
     raw_id_fields = ["member", "referred_member"]
     readonly_fields = ["recorded_at"]
     date_hierarchy = "occurred_on"
+
+
+@admin.register(MemberImport)
+class MemberImportAdmin(TenantAdmin):
+    """Imports are the worker's record of what happened: shown, never edited. The file's text
+    (up to 5 MB) stays off the page."""
+
+    list_display = [
+        "file_name",
+        "organization",
+        "status",
+        "total_rows",
+        "created_count",
+        "created_at",
+    ]
+    list_filter = ["status"]
+    search_fields = ["file_name"]
+    list_select_related = ["organization", "created_by__user"]
+    exclude = ["content"]
+    readonly_fields = [
+        "created_by",
+        "file_name",
+        "status",
+        "total_rows",
+        "processed_rows",
+        "created_count",
+        "refused",
+        "error",
+        "created_at",
+        "finished_at",
+    ]
+    date_hierarchy = "created_at"

@@ -1,12 +1,21 @@
 """Everything the Member 360 page shows, gathered from each app's selectors.
 
 One function per section keeps the view thin and lets an htmx action re-render just the part
-it changed.
+it changed. Every section function takes the same keywords:
+
+- ``bound``: the forms of a failed action, keyed by what they are about (``"goal-<outcome id>"``,
+  ``"condition-<id>"``, ``"milestone-<id>"`` …), so the form comes back in place with its errors
+  while every other control is blank;
+- ``params``: the query string, for the page number of the sections that paginate.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from django import forms
+from django.core.paginator import Page, Paginator
 
 from engagement.models import ContextEvent
 from engagement.selectors import experience_fulfilment_summary, member_engagements, relationship
@@ -14,13 +23,40 @@ from members.models import Member
 from members.selectors import member_ownership_history, member_results
 from milestones.models import Commitment
 from milestones.selectors import member_accountability_boards, milestone_timeline
+from orchestration.forms import OwnerReassignForm
+from orchestration.selectors import member_events, member_nudges
+from orchestration.tasks_services import member_tasks
 from outcomes.explain import gap_explanation, member_gap_trend
-from outcomes.selectors import goal_pace, member_desired_outcomes
+from outcomes.forms import ConditionAssessForm, DesiredOutcomeForm, GoalForm, GoalProgressForm
+from outcomes.selectors import OPEN_STATUSES, goal_pace, member_desired_outcomes
 from tenancy.models import Organization
-from tenancy.selectors import organization_today
+from tenancy.selectors import organization_team, organization_today
+
+Bound = Mapping[str, forms.Form]
+SECTION_PAGE_SIZE = 10
 
 
-def header_context(*, organization: Organization, member: Member) -> dict[str, Any]:
+def _form(bound: Bound | None, key: str, form_class: type[forms.Form], **kwargs: Any):
+    """The failed form for ``key`` when there is one, else a blank one with ids of its own (a
+    page holds one such form per goal or condition, and ids must stay unique)."""
+    if bound and key in bound:
+        return bound[key]
+    return form_class(auto_id=f"id_{key}_%s", **kwargs)
+
+
+def action_errors(bound: Bound | None, key: str) -> list[str]:
+    """Every message of the failed button action about ``key`` (no fields to put them under)."""
+    form = (bound or {}).get(key)
+    if form is None:
+        return []
+    return [message for messages in form.errors.values() for message in messages]
+
+
+def _page(rows, params: Mapping[str, str] | None, name: str) -> Page:
+    return Paginator(rows, SECTION_PAGE_SIZE).get_page((params or {}).get(name))
+
+
+def header_context(*, organization: Organization, member: Member, **_: Any) -> dict[str, Any]:
     return {
         "member": member,
         "results": member_results(organization=organization, member=member),
@@ -29,19 +65,54 @@ def header_context(*, organization: Organization, member: Member) -> dict[str, A
     }
 
 
-def outcomes_context(*, organization: Organization, member: Member) -> dict[str, Any]:
+def outcomes_context(
+    *, organization: Organization, member: Member, bound: Bound | None = None, **_: Any
+) -> dict[str, Any]:
+    """Desired outcomes with their goals (pace, conditions), each with the forms acting on it."""
     today = organization_today(organization)
     outcomes = list(member_desired_outcomes(organization=organization, member=member))
     for outcome in outcomes:
+        outcome.goal_form = _form(
+            bound, f"goal-{outcome.pk}", GoalForm, initial={"starts_on": today}
+        )
         for goal in outcome.goals.all():
             goal.pace = goal_pace(goal=goal, today=today)
+            goal.is_open = goal.status in OPEN_STATUSES
+            goal.progress_form = _form(bound, f"progress-{goal.pk}", GoalProgressForm)
+            for condition in goal.conditions.all():
+                condition.assess_form = _form(
+                    bound, f"condition-{condition.pk}", ConditionAssessForm
+                )
     return {
         "outcomes": outcomes,
+        "outcome_form": _form(bound, "outcome", DesiredOutcomeForm),
         "experience": experience_fulfilment_summary(organization=organization, member=member),
     }
 
 
-def timeline_context(*, organization: Organization, member: Member) -> dict[str, Any]:
+def milestones_context(
+    *, organization: Organization, member: Member, bound: Bound | None = None, **_: Any
+) -> dict[str, Any]:
+    timeline = milestone_timeline(organization=organization, member=member)
+    for entries in timeline.values():
+        for entry in entries:
+            entry.milestone.action_errors = action_errors(bound, f"milestone-{entry.milestone.pk}")
+    return {"milestones": timeline}
+
+
+def plan_context(
+    *, organization: Organization, member: Member, bound: Bound | None = None, **_: Any
+) -> dict[str, Any]:
+    """The joint-accountability board of each open goal."""
+    boards = member_accountability_boards(organization=organization, member=member)
+    for board in boards:
+        for commitments in board["columns"].values():
+            for commitment in commitments:
+                commitment.action_errors = action_errors(bound, f"commitment-{commitment.pk}")
+    return {"boards": boards, "party_labels": dict(Commitment.Party.choices)}
+
+
+def timeline_context(*, organization: Organization, member: Member, **_: Any) -> dict[str, Any]:
     return {
         "engagements": list(member_engagements(organization=organization, member=member, limit=20)),
         "context_events": list(
@@ -52,14 +123,98 @@ def timeline_context(*, organization: Organization, member: Member) -> dict[str,
     }
 
 
-def member_page_context(*, organization: Organization, member: Member) -> dict[str, Any]:
+def ownership_context(
+    *, organization: Organization, member: Member, bound: Bound | None = None, **_: Any
+) -> dict[str, Any]:
+    """Who owned the account (the latest hand-offs) and the form to hand it over."""
+    owner_form = (bound or {}).get("owner") or OwnerReassignForm(
+        seats=organization_team(organization=organization),
+        initial={"to_seat": member.owner_id or ""},
+    )
     return {
-        **header_context(organization=organization, member=member),
-        **outcomes_context(organization=organization, member=member),
-        **timeline_context(organization=organization, member=member),
-        "relationship": relationship(organization=organization, member=member),
-        "milestones": milestone_timeline(organization=organization, member=member),
-        "boards": member_accountability_boards(organization=organization, member=member),
-        "party_labels": dict(Commitment.Party.choices),
+        "owner_form": owner_form,
         "ownership": list(member_ownership_history(organization=organization, member=member)[:5]),
     }
+
+
+def tasks_context(
+    *,
+    organization: Organization,
+    member: Member,
+    bound: Bound | None = None,
+    params: Mapping[str, str] | None = None,
+    **_: Any,
+) -> dict[str, Any]:
+    """The member's tasks, open ones first, a page at a time."""
+    page = _page(member_tasks(organization=organization, member=member), params, "tasks_page")
+    today = organization_today(organization)
+    for task in page.object_list:
+        task.action_errors = action_errors(bound, f"task-{task.pk}")
+        task.overdue = task.done_at is None and task.due_on < today
+    return {"tasks_page": page}
+
+
+def events_context(
+    *, organization: Organization, member: Member, params: Mapping[str, str] | None = None, **_
+) -> dict[str, Any]:
+    """Orchestrated events, the latest first, each with its announcement and reminders."""
+    events = member_events(organization=organization, member=member)
+    return {"events_page": _page(events, params, "events_page")}
+
+
+def nudges_context(
+    *, organization: Organization, member: Member, params: Mapping[str, str] | None = None, **_
+) -> dict[str, Any]:
+    """What was planned or sent to the member, the latest first."""
+    nudges = member_nudges(organization=organization, member=member)
+    return {"nudges_page": _page(nudges, params, "nudges_page")}
+
+
+# The sections an action or a page link can re-render alone, by partial name.
+SECTIONS = {
+    "header": header_context,
+    "outcomes": outcomes_context,
+    "milestones": milestones_context,
+    "plan": plan_context,
+    "timeline": timeline_context,
+    "ownership": ownership_context,
+    "tasks": tasks_context,
+    "events": events_context,
+    "nudges": nudges_context,
+}
+# The sections with their own page links (``?<section>_page=N``).
+PAGED_SECTIONS = frozenset({"tasks", "events", "nudges"})
+
+
+def section_context(
+    section: str,
+    *,
+    organization: Organization,
+    member: Member,
+    bound: Bound | None = None,
+    params: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The context of one section's partial."""
+    return {
+        "member": member,
+        **SECTIONS[section](organization=organization, member=member, bound=bound, params=params),
+    }
+
+
+def member_page_context(
+    *,
+    organization: Organization,
+    member: Member,
+    bound: Bound | None = None,
+    params: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "relationship": relationship(organization=organization, member=member),
+    }
+    for section in SECTIONS:
+        context.update(
+            section_context(
+                section, organization=organization, member=member, bound=bound, params=params
+            )
+        )
+    return context

@@ -175,3 +175,57 @@ class Advocacy(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.member}"
+
+
+class MemberImport(TenantModel):
+    """One CSV file of members, imported by the worker: all its rows or none of them.
+
+    The file's text is kept here (at most 5 MB) so the worker reads it from the database, which
+    every process shares, and the page shows how far the worker got and every row it refused.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    FINISHED = frozenset({Status.DONE, Status.FAILED})
+
+    created_by = models.ForeignKey(
+        Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file_name = models.CharField(max_length=255)
+    content = models.TextField(help_text="The uploaded CSV text (at most 5 MB).")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    refused = models.JSONField(
+        default=list, blank=True, help_text="Every refused row: {row, field, message}."
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["organization", "created_at"], name="memberimport_org_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} · {self.get_status_display()}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def percent(self) -> int:
+        """How far the worker got, 0–100."""
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(100, self.processed_rows * 100 // self.total_rows)

@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TypedDict
 
 from django.db.models import (
+    Avg,
     Case,
     Count,
     F,
@@ -208,10 +209,9 @@ class PortfolioResults(TypedDict):
     nps: Decimal | None
 
 
-def _member_figures(
-    organization: Organization, members: QuerySet[Member], start: dt.date, today: dt.date
-) -> dict:
-    """Status counts, renewals and expansion per member, in one aggregate with subqueries."""
+def _renewal_aggregates(organization: Organization, start: dt.date, today: dt.date) -> dict:
+    """Members due to renew, renewed and expanded in the window, as aggregates over members
+    (the definitions are in ``portfolio_results``); shared with ``results_by_band``."""
     in_window = MembershipEvent.objects.for_org(organization).filter(
         occurred_on__gte=start, occurred_on__lte=today
     )
@@ -224,15 +224,24 @@ def _member_figures(
         .values("member_id")
     )
     due = Q(renewal_on__gte=start, renewal_on__lte=today) | Q(pk__in=came_due) | Q(pk__in=renewed)
+    return {
+        "renewals_due": Count("pk", filter=due),
+        "renewals_done": Count("pk", filter=Q(pk__in=renewed)),
+        "expanded_members": Count("pk", filter=Q(pk__in=upgraded)),
+    }
+
+
+def _member_figures(
+    organization: Organization, members: QuerySet[Member], start: dt.date, today: dt.date
+) -> dict:
+    """Status counts, renewals and expansion per member, in one aggregate with subqueries."""
     return members.aggregate(
         members=Count("pk"),
         **{
             f"status_{status}": Count("pk", filter=Q(status=status))
             for status in Member.Status.values
         },
-        renewals_due=Count("pk", filter=due),
-        renewals_done=Count("pk", filter=Q(pk__in=renewed)),
-        expanded_members=Count("pk", filter=Q(pk__in=upgraded)),
+        **_renewal_aggregates(organization, start, today),
     )
 
 
@@ -390,3 +399,77 @@ def member_tiers(*, organization: Organization) -> list[str]:
         .values_list("tier", flat=True)
         .distinct()
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Results by band: does a small gap go with renewal and expansion?
+
+# Best band first; "" is a member the engine has not scored yet.
+BAND_ORDER = ("on_track", "watch", "at_risk", "no_outcome", "")
+
+
+class BandResults(TypedDict):
+    band: str
+    members: int
+    average_gap: float | None
+    renewals_due: int
+    renewals_done: int
+    renewal_rate: Decimal | None
+    expanded_members: int
+    expansion_rate: Decimal | None
+    expansion_amount: Decimal
+
+
+def results_by_band(
+    *, organization: Organization, today: dt.date | None = None
+) -> list[BandResults]:
+    """``portfolio_results``' renewal and expansion figures, grouped by each member's band.
+
+    Same window and definitions as ``portfolio_results`` (renewals due and done, members who
+    upgraded and the sum of their upgrades, over the 365 days ending ``today``), so the rows
+    add up to its totals. **Expansion rate** = members who upgraded / members in the band.
+    The band is the member's band *now* (``Member.success_band``): the table shows whether a
+    small gap goes with renewing and buying more, not what the band was when the renewal fell
+    due. Every band has a row, best first (``BAND_ORDER``), with zeros and None rates where it
+    has no member. Two queries whatever the number of members.
+    """
+    today = today or organization_today(organization=organization)
+    start = today - dt.timedelta(days=WINDOW_DAYS - 1)
+    figures = {
+        row["success_band"]: row
+        for row in Member.objects.for_org(organization)
+        .order_by()
+        .values("success_band")
+        .annotate(
+            members=Count("pk"),
+            average_gap=Avg("success_gap"),
+            **_renewal_aggregates(organization, start, today),
+        )
+    }
+    amounts = dict(
+        MembershipEvent.objects.for_org(organization)
+        .filter(kind=Kind.UPGRADE, occurred_on__gte=start, occurred_on__lte=today)
+        .order_by()
+        .values("member__success_band")
+        .annotate(amount=Sum("amount"))
+        .values_list("member__success_band", "amount")
+    )
+    bands = [*BAND_ORDER, *sorted(set(figures) - set(BAND_ORDER))]
+    empty = {"members": 0, "average_gap": None, "renewals_due": 0, "renewals_done": 0}
+    results = []
+    for band in bands:
+        row = {**empty, "expanded_members": 0, **figures.get(band, {})}
+        results.append(
+            BandResults(
+                band=band,
+                members=row["members"],
+                average_gap=row["average_gap"],
+                renewals_due=row["renewals_due"],
+                renewals_done=row["renewals_done"],
+                renewal_rate=_percent(row["renewals_done"], row["renewals_due"]),
+                expanded_members=row["expanded_members"],
+                expansion_rate=_percent(row["expanded_members"], row["members"]),
+                expansion_amount=_money(amounts.get(band)),
+            )
+        )
+    return results

@@ -18,7 +18,8 @@ back to ``scheduled`` with a backoff, or to ``failed`` after ``NUDGE_MAX_ATTEMPT
 This module works across organizations by design — it is the queue of every organization's due
 nudges. It therefore reads and writes the queue with raw SQL over the partial indexes
 ``nudge_due_queue`` and ``nudge_sending_lease`` instead of the fail-closed manager, and once it
-knows a nudge's organization it goes back to ``Nudge.objects.for_org(...)``. The send is not
+knows a nudge's organization it goes back to ``Nudge.objects.for_org(...)`` (or, on the hot
+path of recording a send, names ``organization_id`` in the statement itself). The send is not
 wrapped in a transaction: a message handed to the mail server cannot be rolled back, and holding
 a transaction (on SQLite: the write lock) across a network call would stall the other workers.
 """
@@ -46,6 +47,7 @@ logger = logging.getLogger(__name__)
 TABLE = Nudge._meta.db_table
 SCHEDULED = Nudge.Status.SCHEDULED.value
 SENDING = Nudge.Status.SENDING.value
+SENT = Nudge.Status.SENT.value
 FAILED = Nudge.Status.FAILED.value
 ERROR_LENGTH = 2000
 
@@ -100,6 +102,12 @@ _DUE_SQL = f"""
 """  # noqa: S608
 _ORGANIZATION_SQL = f"""
     SELECT organization_id FROM {TABLE} WHERE id = %s AND status = %s AND claim_token = %s
+"""  # noqa: S608
+# The hot path, once per nudge: recording it as sent, guarded by its organization and the claim.
+# (Plain SQL: compiling the same ORM update for every nudge cost as much as running it.)
+_SENT_SQL = f"""
+    UPDATE {TABLE} SET status = %s, sent_at = %s, last_error = ''
+     WHERE id = %s AND organization_id = %s AND status = %s AND claim_token = %s
 """  # noqa: S608
 
 LEASE_EXPIRED = "The worker sending it stopped before finishing (its lease ran out)."
@@ -281,12 +289,15 @@ def _claimed_nudges(claim_token: str, claimed: list[tuple[int, int]]) -> list[Nu
 
 
 def _send_claimed(*, nudge: Nudge, claim_token: str, mail: BaseEmailBackend | None) -> str:
-    claimed = _claimed(nudge.organization_id, claim_token).filter(pk=nudge.pk)
     try:
         _deliver(nudge, mail)
     except Exception as exc:
+        claimed = _claimed(nudge.organization_id, claim_token).filter(pk=nudge.pk)
         return _record_failure(nudge=nudge, claimed=claimed, error=exc)
-    done = claimed.update(status=Nudge.Status.SENT, sent_at=timezone.now(), last_error="")
+    sent = [SENT, _db_datetime(timezone.now()), nudge.pk, nudge.organization_id, SENDING]
+    with connection.cursor() as cursor:
+        cursor.execute(_SENT_SQL, [*sent, claim_token])
+        done = cursor.rowcount
     return Outcome.SENT if done else Outcome.SUPERSEDED
 
 
@@ -328,35 +339,65 @@ def nudges_dispatch(
     report = DispatchReport(released=nudges_release_stale(lease_seconds=lease))
     deadline = time.monotonic() + budget
     mail = get_connection()
-    session: bool | None = None  # not tried yet; then whether the shared session opened
     try:
         while time.monotonic() < deadline:
             token, claimed = _claim(batch_size=batch_size, now=None, worker=worker)
             if not claimed:
                 break
-            if session is None:
-                session = _open(mail)
             report.batches += 1
             report.claimed += len(claimed)
             nudges = _claimed_nudges(token, claimed)
             report.skipped += len(claimed) - len(nudges)
-            for nudge in nudges:
-                _tally(report, _send_claimed(nudge=nudge, claim_token=token, mail=mail))
+            if not _send_batch(report, nudges=nudges, claim_token=token, mail=mail):
+                break  # the mail server cannot be reached: the rest waits for the next run
     finally:
-        if session:
-            mail.close()
+        _close(mail)
     return report
 
 
-def _open(mail: BaseEmailBackend) -> bool:
-    """Open one mail session for the run, only once there is something to send. When the server
-    is unreachable each send tries again itself and fails into its nudge's retry and error."""
+def _send_batch(
+    report: DispatchReport, *, nudges: list[Nudge], claim_token: str, mail: BaseEmailBackend
+) -> bool:
+    """Send a claimed batch over one mail session, opened when the first email needs it.
+
+    After a failed email the session is closed (it may be what broke) and the next email opens
+    a fresh one. When no session can be opened the batch's remaining emails are scheduled again
+    with that error, without waiting on the server once per nudge; returns False then.
+    """
+    session = False
+    unreachable: Exception | None = None
+    for nudge in nudges:
+        email = nudge.channel == Nudge.Channel.EMAIL
+        if email and unreachable is None and not session:
+            unreachable = _open(mail)
+            session = unreachable is None
+        if email and unreachable is not None:
+            claimed = _claimed(nudge.organization_id, claim_token).filter(pk=nudge.pk)
+            _tally(report, _record_failure(nudge=nudge, claimed=claimed, error=unreachable))
+            continue
+        outcome = _send_claimed(nudge=nudge, claim_token=claim_token, mail=mail)
+        _tally(report, outcome)
+        if email and outcome in (Outcome.RETRY, Outcome.FAILED):
+            _close(mail)
+            session = False
+    return unreachable is None
+
+
+def _open(mail: BaseEmailBackend) -> Exception | None:
+    """Open the mail session; the error when the server cannot be reached."""
     try:
         mail.open()
-    except Exception:
-        logger.exception("Could not open the mail connection; each send will try on its own.")
-        return False
-    return True
+    except Exception as exc:
+        logger.warning("Could not reach the mail server: %s", exc)
+        return exc
+    return None
+
+
+def _close(mail: BaseEmailBackend) -> None:
+    try:
+        mail.close()
+    except Exception as exc:  # a session that broke may not close cleanly; it is gone either way
+        logger.info("Closing the mail session failed: %s", exc)
 
 
 _TALLY = {

@@ -35,15 +35,19 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Value,
 )
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
+from django.utils import timezone
 
+from members.models import Member
 from orchestration.models import Nudge, OrchestratedEvent
-from tenancy.models import Organization
+from tenancy.models import Organization, Seat
+from tenancy.rules import require_same_organization
 
 ANNOUNCEMENT_GRACE: Final = dt.timedelta(hours=1)
 HAPPENED: Final = (OrchestratedEvent.Status.HAPPENED, OrchestratedEvent.Status.CONFIRMED)
@@ -159,3 +163,72 @@ def anticipation_rate_by_playbook(
         for row in rows
     ]
     return sorted(result, key=lambda r: (r["playbook_id"] is None, r["playbook_name"].lower()))
+
+
+# --- events and nudges on the pages --------------------------------------------------------------
+
+# The nudges that tell a member about an event before it happens.
+EVENT_NUDGE_KINDS: Final = (Nudge.Kind.ANNOUNCEMENT, Nudge.Kind.REMINDER)
+# Events still to be told (planned) or being told (announced).
+TO_ANNOUNCE: Final = (OrchestratedEvent.Status.PLANNED, OrchestratedEvent.Status.ANNOUNCED)
+
+
+def _event_nudges(organization: Organization) -> Prefetch:
+    return Prefetch(
+        "nudges",
+        queryset=Nudge.objects.for_org(organization)
+        .filter(kind__in=EVENT_NUDGE_KINDS)
+        .order_by("scheduled_for", "pk"),
+        to_attr="event_nudges",
+    )
+
+
+def member_events(*, organization: Organization, member: Member) -> QuerySet[OrchestratedEvent]:
+    """A member's orchestrated events, the latest scheduled first, each with its announcement
+    and reminder nudges in ``event_nudges`` (two queries however many events and nudges)."""
+    require_same_organization(organization, member=member)
+    return (
+        OrchestratedEvent.objects.for_org(organization)
+        .filter(member_id=member.pk)
+        .order_by("-scheduled_for", "-pk")
+        .prefetch_related(_event_nudges(organization))
+    )
+
+
+def member_nudges(*, organization: Organization, member: Member) -> QuerySet[Nudge]:
+    """Everything planned or sent to a member, the latest first, with the event it is about."""
+    require_same_organization(organization, member=member)
+    return (
+        Nudge.objects.for_org(organization)
+        .filter(member_id=member.pk)
+        .select_related("event")
+        .order_by("-scheduled_for", "-pk")
+    )
+
+
+def events_to_announce_or_confirm(
+    *,
+    organization: Organization,
+    owner: Seat,
+    now: dt.datetime | None = None,
+    days: int = 7,
+) -> QuerySet[OrchestratedEvent]:
+    """The events of an owner's members that need them this week: planned or announced ones
+    scheduled in the next ``days`` days (is the member told?), and the ones that happened but
+    the member has not confirmed yet (ask them). Soonest first, with the member and the event's
+    nudges (two queries)."""
+    require_same_organization(organization, owner=owner)
+    now = now or timezone.now()
+    coming = Q(
+        status__in=TO_ANNOUNCE,
+        scheduled_for__gte=now,
+        scheduled_for__lt=now + dt.timedelta(days=days),
+    )
+    unconfirmed = Q(status=OrchestratedEvent.Status.HAPPENED, confirmed_at__isnull=True)
+    return (
+        OrchestratedEvent.objects.for_org(organization)
+        .filter(coming | unconfirmed, member__owner_id=owner.pk)
+        .select_related("member")
+        .order_by("scheduled_for", "pk")
+        .prefetch_related(_event_nudges(organization))
+    )

@@ -9,6 +9,7 @@ never rewritten: readings are appended, a pivot supersedes the old goal instead 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -27,6 +28,7 @@ from outcomes.models import (
     DesiredOutcome,
     Goal,
     GoalMetricReading,
+    ScoringConfiguration,
 )
 from tenancy.models import Organization
 from tenancy.rules import require_same_organization
@@ -979,3 +981,50 @@ def experience_element_retire(
     )
     element.is_active = False
     return element
+
+
+# --- scoring configuration -------------------------------------------------------------------
+
+SCORING_FIELDS: Final = frozenset(
+    field.name
+    for field in ScoringConfiguration._meta.fields
+    if field.get_internal_type() == "FloatField"
+)
+
+
+@transaction.atomic
+def scoring_configuration_save(
+    *, organization: Organization, **fields: Any
+) -> ScoringConfiguration:
+    """Set the organization's weights and thresholds (its row is created on the first save),
+    checked together by the model's rules, and rescore every member once this commits so the
+    bands follow the new configuration (``outcomes.scoring.band_changes_preview`` tells what
+    will move before saving)."""
+    unknown = sorted(set(fields) - SCORING_FIELDS)
+    if unknown:
+        raise TypeError(f"scoring_configuration_save() does not take {', '.join(unknown)}.")
+    configuration = ScoringConfiguration.objects.for_org(
+        organization
+    ).select_for_update().first() or ScoringConfiguration(organization=organization)
+    errors = {
+        name: "Give a number."
+        for name, value in fields.items()
+        if isinstance(value, bool)
+        or not isinstance(value, int | float | Decimal)
+        or not math.isfinite(value)
+    }
+    _raise_if(errors)
+    for name, value in fields.items():
+        setattr(configuration, name, float(value))
+    configuration.full_clean()
+    configuration.save()
+
+    def rescore() -> None:
+        from outcomes.tasks import recompute_organization
+
+        recompute_organization.apply_async(
+            kwargs={"organization_id": organization.pk}, expires=3600
+        )
+
+    transaction.on_commit(rescore)
+    return configuration

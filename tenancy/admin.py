@@ -7,7 +7,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 
 from tenancy.forms import AdminUserChangeForm, AdminUserCreationForm
-from tenancy.models import DomainEvent, Organization, Seat, User
+from tenancy.models import ApiKey, DomainEvent, Organization, Seat, User
 from tenancy.scope import organization_scope
 
 
@@ -109,3 +109,16 @@ class DomainEventAdmin(TenantAdmin):
     list_filter = ["kind", "organization"]
     list_select_related = ["organization"]
     readonly_fields = ["kind", "subject_id", "payload", "occurred_at"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(TenantAdmin):
+    """Keys are created (and shown once) on the organization's settings pages; staff may see
+    and revoke them here, never read the secret, which is not stored."""
+
+    list_display = ["name", "prefix", "organization", "scopes", "created_at", "last_used_at"]
+    list_filter = ["organization"]
+    search_fields = ["name", "prefix", "organization__name"]
+    list_select_related = ["organization"]
+    raw_id_fields = ["created_by"]
+    readonly_fields = ["prefix", "key_hash", "scopes", "created_by", "created_at", "last_used_at"]

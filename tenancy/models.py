@@ -176,3 +176,63 @@ class DomainEvent(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.subject_id}"
+
+
+class ApiKeyManager(TenantManager):
+    def live_with_prefix(self, prefix: str) -> models.QuerySet[ApiKey]:
+        """Keys not revoked whose shown prefix is ``prefix``, in every organization.
+
+        The one cross-organization read of keys, and unavoidable: an API request carries only
+        the key, and the key is what names its organization. The caller must still compare the
+        full key's hash before trusting a row (``tenancy.selectors.api_key_for_secret``).
+        """
+        return (
+            self.unscoped()
+            .filter(prefix=prefix, revoked_at__isnull=True)
+            .select_related("organization")
+        )
+
+
+class ApiKey(TenantModel):
+    """A secret an integrator's program presents to the API, on behalf of one organization.
+
+    Only the SHA-256 of the key is stored: the key itself is shown once, when it is created.
+    ``prefix`` (the first characters after ``tdm_``) is kept in clear to find the row and to let
+    an admin tell keys apart.
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Write"
+
+    name = models.CharField(max_length=100, help_text="What uses this key, e.g. 'CRM sync'.")
+    prefix = models.CharField(max_length=8)
+    key_hash = models.CharField(max_length=64, help_text="SHA-256 of the full key, in hex.")
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyManager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "prefix"], name="apikey_unique_prefix"),
+        ]
+        indexes = [
+            # Authentication finds a key by its prefix before it knows the organization.
+            models.Index(
+                fields=["prefix"], condition=models.Q(revoked_at__isnull=True), name="apikey_live"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (tdm_{self.prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -1,13 +1,14 @@
-"""Reads for tenancy: seats of a user, the team of an organization."""
+"""Reads for tenancy: seats of a user, the team of an organization, API keys."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from tenancy.models import Organization, Seat, User
+from tenancy.models import ApiKey, Organization, Seat, User
 
 
 def seats_for_user(*, user: User) -> QuerySet[Seat]:
@@ -24,3 +25,34 @@ def organization_today(organization: Organization) -> dt.date:
     """Today on the organization's own calendar: due dates, renewals and "overdue" are its
     calendar days, so they must not depend on the server's time zone."""
     return timezone.localdate(timezone=organization.zone)
+
+
+def api_keys_for_list(*, organization: Organization) -> QuerySet[ApiKey]:
+    """The organization's keys, newest first, with who created them (live and revoked)."""
+    return (
+        ApiKey.objects.for_org(organization)
+        .select_related("created_by__user")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def api_key_for_secret(secret: str) -> ApiKey | None:
+    """The live key this secret is, with its organization, or None.
+
+    This read cannot be scoped to an organization beforehand: the key is the API's tenant
+    credential, and the organization is what it tells us. So it looks the prefix up across
+    organizations (``ApiKey.objects.live_with_prefix``, one indexed query) and trusts a row only
+    when the full key's hash matches, compared in constant time. A revoked key finds nothing.
+    """
+    from tenancy.services import api_key_hash, api_key_prefix
+
+    if not isinstance(secret, str):
+        return None
+    prefix = api_key_prefix(secret)
+    if prefix is None:
+        return None
+    digest = api_key_hash(secret)
+    for key in ApiKey.objects.live_with_prefix(prefix):
+        if hmac.compare_digest(key.key_hash, digest):
+            return key
+    return None

@@ -23,6 +23,7 @@ NOT_TENANT_SCOPED = {
 GLOBAL_INDEXES = {
     "nudge_due_queue": "the dispatcher claims due nudges of every organization, oldest first",
     "nudge_sending_lease": "the sweeper finds claims whose worker died, in every organization",
+    "apikey_live": "an API request names no organization: its key is found by prefix first",
 }
 
 OUR_MODELS = [model for app in OUR_APPS for model in apps.get_app_config(app).get_models()]

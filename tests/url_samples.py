@@ -22,9 +22,113 @@ def _member_id(organization: Organization) -> int:
     return MemberFactory(organization=organization, name="Leaky Secret-Member").pk
 
 
+def _outcome_id(organization: Organization) -> int:
+    from tests.factories import DesiredOutcomeFactory
+
+    return DesiredOutcomeFactory(member__organization=organization).pk
+
+
+def _goal_id(organization: Organization) -> int:
+    from tests.factories import GoalFactory
+
+    return GoalFactory(desired_outcome__member__organization=organization).pk
+
+
+def _condition_id(organization: Organization) -> int:
+    from tests.factories import ConditionFactory
+
+    return ConditionFactory(goal__desired_outcome__member__organization=organization).pk
+
+
+def _milestone_id(organization: Organization) -> int:
+    from tests.factories import ProgressMilestoneFactory
+
+    return ProgressMilestoneFactory(member__organization=organization).pk
+
+
+def _commitment_id(organization: Organization) -> int:
+    from tests.factories import CommitmentFactory
+
+    return CommitmentFactory(goal__desired_outcome__member__organization=organization).pk
+
+
+def _task_id(organization: Organization) -> int:
+    from tests.factories import TaskFactory
+
+    return TaskFactory(member__organization=organization).pk
+
+
+# Settings pages (tenancy/settings_views.py).
+
+
+def _coverage_model_id(organization: Organization) -> int:
+    from tests.factories import CoverageModelFactory
+
+    return CoverageModelFactory(organization=organization).pk
+
+
+def _playbook_id(organization: Organization) -> int:
+    from tests.factories import PlaybookFactory
+
+    return PlaybookFactory(organization=organization).pk
+
+
+def _step_id(organization: Organization) -> int:
+    from tests.factories import PlaybookStepFactory
+
+    return PlaybookStepFactory(playbook__organization=organization).pk
+
+
+def _definition_id(organization: Organization) -> int:
+    from tests.factories import MilestoneDefinitionFactory
+
+    return MilestoneDefinitionFactory(organization=organization).pk
+
+
+def _seat_id(organization: Organization) -> int:
+    from tests.factories import SeatFactory
+
+    return SeatFactory(organization=organization).pk
+
+
+def _key_id(organization: Organization) -> int:
+    from tenancy.services import api_key_create
+
+    return api_key_create(
+        organization=organization, name="Leaky key", scopes=["read"], created_by=None
+    )[0].pk
+
+
+# CSV import of members (members/import_views.py).
+
+
+def _import_id(organization: Organization) -> int:
+    from members.models import MemberImport
+
+    return MemberImport.objects.create(
+        organization=organization,
+        file_name="leaky-secret-members.csv",
+        content="name\nLeaky Secret-Member\n",
+        total_rows=1,
+    ).pk
+
+
 URL_KWARG_SAMPLES: dict[str, SampleMaker] = {
     "org_slug": lambda organization: organization.slug,
     "member_id": _member_id,
+    "outcome_id": _outcome_id,
+    "goal_id": _goal_id,
+    "condition_id": _condition_id,
+    "milestone_id": _milestone_id,
+    "commitment_id": _commitment_id,
+    "task_id": _task_id,
+    "coverage_model_id": _coverage_model_id,
+    "playbook_id": _playbook_id,
+    "step_id": _step_id,
+    "definition_id": _definition_id,
+    "seat_id": _seat_id,
+    "key_id": _key_id,
+    "import_id": _import_id,
 }
 
 # URL namespaces outside the matrix, each with the reason.
@@ -33,5 +137,9 @@ EXCLUDED_NAMESPACES = {
     "public": (
         "capability links: the signed token is the credential, not a session; tampering and "
         "expiry are tested in tests/orchestration/test_events*.py"
+    ),
+    "account": (
+        "the set-password link: Django's password-reset token is the credential, not a "
+        "session; tested in tests/pages/test_settings_seats.py"
     ),
 }

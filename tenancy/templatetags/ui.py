@@ -107,3 +107,71 @@ def share_bar(parts: Sequence[tuple[str, float, str]], label: str = "") -> str:
 def get_item(mapping: dict, key):
     """``mapping[key]`` in a template (None when missing)."""
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.simple_tag
+def direction_bar(mix: dict, label: str = "Direction mix:") -> str:
+    """``share_bar`` of a direction mix (``engagement.selectors.direction_mix`` or one row of
+    ``direction_mix_by_seat``), coloured by the ``mix-<direction>`` classes."""
+    parts = [
+        (part["label"], part["share"], f"mix-{direction}")
+        for direction, part in mix["directions"].items()
+    ]
+    return share_bar(parts, label)
+
+
+def _bar_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "no data"
+    if isinstance(value, int):
+        return f"{value}{unit}"
+    return f"{float(value):.1f}{unit}"
+
+
+BAR_ROW = 34  # px: the name on one line, the bar under it
+
+
+@register.simple_tag
+def bar_chart(
+    rows: Sequence[tuple[str, float | None, str]],
+    label: str,
+    unit: str = "",
+    top: float | None = None,
+) -> str:
+    """Horizontal bars, one per row of (name, value, css class): each bar has its name above
+    it and its value beside it as text, and the chart's label reads every value, so nothing
+    depends on colour or on seeing the bar's length. ``top`` is the value of a full bar
+    (default: the largest value); None values draw no bar and read "no data"."""
+    values = [float(value) for _, value, _ in rows if value is not None]
+    top = float(top) if top else max([*values, 0.0]) or 1.0
+    parts = []
+    for index, (name, value, css) in enumerate(rows):
+        width = 0.0 if value is None else max(0.0, float(value)) / top * 85
+        y = index * BAR_ROW
+        parts.append(
+            (
+                y + 11,
+                name,
+                css,
+                y + 15,
+                f"{width:.2f}",
+                f"{name}: {_bar_value(value, unit)}",
+                f"{width + 1:.2f}",
+                y + 26,
+                _bar_value(value, unit),
+            )
+        )
+    bars = format_html_join(
+        "",
+        '<text class="bar-name" x="0" y="{}">{}</text>'
+        '<rect class="{}" x="0" y="{}" width="{}%" height="12" rx="2"><title>{}</title></rect>'
+        '<text class="bar-value" x="{}%" y="{}">{}</text>',
+        parts,
+    )
+    summary = "; ".join(f"{name}: {_bar_value(value, unit)}" for name, value, _ in rows)
+    return format_html(
+        '<svg class="bar-chart" width="100%" height="{}" role="img" aria-label="{}">{}</svg>',
+        len(rows) * BAR_ROW,
+        f"{label} {summary}".strip(),
+        bars,
+    )

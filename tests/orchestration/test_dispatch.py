@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import socket
+import socketserver
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from email import policy
@@ -35,7 +37,6 @@ from tests.factories import (
     MemberFactory,
     OrchestratedEventFactory,
     OrganizationFactory,
-    SeatFactory,
 )
 
 NOW = timezone.now().replace(microsecond=0)
@@ -461,6 +462,24 @@ def test_the_dispatch_task_runs_the_dispatcher(outbox, tenant_a, member):
     assert dispatch_nudges.expires == 90
 
 
+def test_a_dispatch_run_asks_a_helper_only_when_more_than_a_batch_is_due(
+    settings, outbox, tenant_a, member, monkeypatch
+):
+    from config.celery import app
+
+    monkeypatch.setattr(app.conf, "task_always_eager", True)  # the helper runs inline, first
+    settings.NUDGE_DISPATCH_BATCH = 2
+    plan(tenant_a.organization, member, 2, prefix="few")
+    alone = dispatch_nudges.apply(kwargs={"helpers": 1}).get()
+    assert alone["claimed"] == 2  # one batch: no helper asked
+
+    ids = plan(tenant_a.organization, member, 5, prefix="many")
+    helped = dispatch_nudges.apply(kwargs={"helpers": 1}).get()
+    assert helped["claimed"] == 0  # the helper, run first here, sent them all
+    assert statuses(ids) == dict.fromkeys(ids, "sent")
+    assert len(emails(outbox)) == 7
+
+
 def test_beat_runs_the_dispatcher_every_minute(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["orchestration-dispatch-nudges"]
     assert entry["task"] == "orchestration.dispatch_nudges"
@@ -562,7 +581,6 @@ def test_the_admin_lists_every_organizations_nudges_and_requeues_failed_ones(
     [a] = plan(tenant_a.organization, member, 1, prefix="alpha")
     [b] = plan(tenant_b.organization, other, 1, prefix="beta")
     Nudge.objects.unscoped().filter(pk__in=[a, b]).update(status="failed", attempts=5)
-    SeatFactory(organization=tenant_a.organization)
 
     changelist = reverse("admin:orchestration_nudge_changelist")
     body = staff_client.get(changelist, {"status__exact": "failed"}).content.decode()
@@ -581,3 +599,113 @@ def test_the_admin_lists_every_organizations_nudges_and_requeues_failed_ones(
     assert {"status", "attempts", "last_error", "sent_at", "claim_token"} <= set(
         registered.readonly_fields
     )
+
+
+# Through SMTP -----------------------------------------------------------------------------------
+
+
+class SMTPHandler(socketserver.StreamRequestHandler):
+    """Just enough of an SMTP server for smtplib: accepts every message and keeps it."""
+
+    def reply(self, line: str) -> None:
+        self.wfile.write(f"{line}\r\n".encode())
+
+    def handle(self) -> None:
+        self.server.sessions += 1
+        self.reply("220 test.smtp ready")
+        accepted = 0
+        while line := self.rfile.readline():
+            command = line.decode().strip().upper()
+            if command.startswith("MAIL") and accepted == self.server.messages_per_session:
+                self.reply("421 Too many messages in one session, closing")
+                return
+            if command.startswith(("EHLO", "HELO")):
+                self.reply("250-test.smtp")
+                self.reply("250 OK")
+            elif command == "DATA":
+                self.reply("354 End data with <CR><LF>.<CR><LF>")
+                data = b"".join(iter(self.rfile.readline, b".\r\n"))
+                self.server.messages.append(email.message_from_bytes(data, policy=policy.SMTP))
+                accepted += 1
+                self.reply("250 OK queued")
+            elif command == "QUIT":
+                self.reply("221 Bye")
+                return
+            else:  # MAIL FROM, RCPT TO, RSET, NOOP
+                self.reply("250 OK")
+
+
+@pytest.fixture
+def smtp_server(settings):
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), SMTPHandler)
+    server.daemon_threads = True
+    server.sessions, server.messages, server.messages_per_session = 0, [], None
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = server.server_address
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_dispatch_run_sends_through_smtp_in_one_session(smtp_server, tenant_a, member):
+    ids = plan(tenant_a.organization, member, 3, prefix="smtp")
+
+    report = nudges_dispatch(batch_size=2, budget_seconds=30)
+
+    assert (report.batches, report.sent) == (2, 3)
+    assert statuses(ids) == dict.fromkeys(ids, "sent")
+    assert smtp_server.sessions == 1
+    assert sorted(m["Message-ID"] for m in smtp_server.messages) == sorted(
+        nudge_message_id(organization_id=tenant_a.organization.pk, idempotency_key=f"smtp-{i}")
+        for i in range(3)
+    )
+    assert {m["To"] for m in smtp_server.messages} == {"ada@alpha.test"}
+
+
+def test_a_session_the_server_closes_is_replaced_and_only_that_send_is_retried(
+    smtp_server, tenant_a, member
+):
+    smtp_server.messages_per_session = 1
+    first, second, third = plan(tenant_a.organization, member, 3, prefix="smtp")
+
+    report = nudges_dispatch(batch_size=10, budget_seconds=30)
+
+    assert (report.sent, report.retried) == (2, 1)
+    assert smtp_server.sessions == 2
+    # Oldest first: the third planned is the oldest, sent in the first session; the second is
+    # refused as the server closes; the first goes out in a fresh session.
+    assert statuses([first, second, third]) == {first: "sent", second: "scheduled", third: "sent"}
+    refused = Nudge.objects.for_org(tenant_a.organization).get(pk=second)
+    assert refused.last_error.startswith("SMTPSenderRefused")
+
+
+def test_an_unreachable_mail_server_ends_the_run_and_leaves_the_emails_to_retry(
+    settings, tenant_a, member
+):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    emails_due = plan(tenant_a.organization, member, 3)  # due 0, 1 and 2 minutes ago
+    between = NOW - dt.timedelta(seconds=90)  # the batch: 2 min ago, this one, 1 min ago
+    in_app = NudgeSpec(
+        "in-app", "Call Ada", "Body", between, seat_id=tenant_a.msm.pk, channel="in_app"
+    )
+    nudges_plan(organization=tenant_a.organization, specs=[in_app])
+
+    report = nudges_dispatch(batch_size=3, budget_seconds=30)
+
+    assert (report.batches, report.claimed, report.retried, report.sent) == (1, 3, 2, 1)
+    rows = {n.pk: n for n in Nudge.objects.for_org(tenant_a.organization)}
+    for pk in emails_due[1:]:
+        assert (rows[pk].status, rows[pk].attempts) == ("scheduled", 1)
+        assert rows[pk].last_error.startswith("ConnectionRefusedError")
+        assert rows[pk].scheduled_for > timezone.now()
+    # The run stopped instead of trying the server for every due email.
+    assert (rows[emails_due[0]].status, rows[emails_due[0]].attempts) == ("scheduled", 0)
+    assert {n.status for n in rows.values() if n.channel == "in_app"} == {"sent"}

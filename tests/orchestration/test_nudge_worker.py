@@ -1,23 +1,25 @@
 """Nudges sent exactly once through real Celery worker processes: two workers dispatching the
 same queue, and one of them killed with SIGKILL in the middle of a batch.
 
-Like tests/test_worker.py: the workers are subprocesses on a database of their own (an SQLite
-file in tmp_path, migrated with ``manage.py migrate``; a throwaway PostgreSQL database instead
-when DATABASE_URL names PostgreSQL), over the file-system broker always and Redis too when one
-answers on 127.0.0.1:6379. Each worker consumes a queue of its own, so the test decides which
-worker gets which dispatch run. N is 1,000 on both databases (SQLite in WAL mode keeps up).
+Like tests/test_worker.py: the workers are subprocesses on a database of their own — an SQLite
+file, or a throwaway PostgreSQL database when DATABASE_URL names PostgreSQL — migrated with
+``manage.py migrate`` and planned with ``nudges_plan`` once per module, then copied for each
+test; over the file-system broker always, and Redis too when one answers on 127.0.0.1:6379.
+Each worker consumes a queue of its own, so the test decides which worker gets which dispatch
+run. N is 1,000 on both databases (SQLite in WAL mode keeps up with two workers).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 import uuid
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 
 import environ
@@ -80,31 +82,82 @@ print(nudges_release_stale(lease_seconds=0))
 """
 
 
-@contextmanager
-def worker_database(tmp_path: Path):
-    """The URL of a fresh database for the workers; a PostgreSQL one is dropped afterwards."""
-    if not POSTGRES:
-        yield f"sqlite:///{tmp_path / 'nudges.sqlite3'}"
-        return
-    import psycopg2
-
+def _server() -> dict:
     config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    name = f"nudge_worker_{uuid.uuid4().hex[:10]}"
-    server = {
+    return {
         "dbname": "postgres",
         "user": config["USER"],
         "password": config["PASSWORD"],
         "host": config["HOST"],
         "port": config["PORT"] or 5432,
     }
-    admin = psycopg2.connect(**server)
+
+
+@contextmanager
+def postgres_database(template: str | None = None):
+    """A throwaway PostgreSQL database on DATABASE_URL's server (a copy of ``template`` when
+    given), dropped afterwards; yields its URL."""
+    import psycopg2
+
+    name = f"nudge_worker_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(**_server())
     admin.autocommit = True
     with closing(admin), admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        cursor.execute(f'CREATE DATABASE "{name}"{copy}')
         try:
             yield os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
         finally:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """One migrated database with the N due nudges planned, copied for each test (migrating
+    takes longer than the test itself)."""
+    folder = tmp_path_factory.mktemp("nudge-template")
+    with ExitStack() as stack:
+        if POSTGRES:
+            url = stack.enter_context(postgres_database())
+        else:
+            url = f"sqlite:///{folder / 'template.sqlite3'}"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "TANDEM_VAR_DIR": str(folder),
+            "DATABASE_URL": url,
+        }
+        manage(env, "migrate", "--noinput")
+        _, planned = manage(env, "shell", "-c", PLAN_SCRIPT.replace("COUNT", str(N))).split()
+        assert int(planned) == N
+        yield url
+
+
+@contextmanager
+def database_copy(template_url: str, tmp_path: Path):
+    if template_url.startswith("sqlite"):
+        source = template_url.removeprefix("sqlite:///")
+        with closing(sqlite3.connect(source)) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        shutil.copyfile(source, tmp_path / "nudges.sqlite3")
+        yield f"sqlite:///{tmp_path / 'nudges.sqlite3'}"
+        return
+    with postgres_database(template=template_url.rsplit("/", 1)[1]) as url:
+        yield url
 
 
 def status_counts(database_url: str) -> dict[str, int]:
@@ -170,17 +223,7 @@ class Stack:
         self.workers: dict[str, subprocess.Popen] = {}
 
     def manage(self, *args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip().splitlines()[-1]
+        return manage(self.env, *args)
 
     def queue(self, name: str) -> str:
         return f"nudges-{self.run_id}-{name}"
@@ -252,16 +295,10 @@ def wait_for(condition, timeout: float, message: str, log: Path | None = None) -
 
 
 @pytest.fixture
-def stack(request, tmp_path):
-    with worker_database(tmp_path) as database_url:
+def stack(request, tmp_path, template):
+    with database_copy(template, tmp_path) as database_url:
         stack = Stack(request.param, tmp_path, database_url)
         try:
-            stack.manage("migrate", "--noinput")
-            organization_id, planned = map(
-                int, stack.manage("shell", "-c", PLAN_SCRIPT.replace("COUNT", str(N))).split()
-            )
-            assert planned == N
-            stack.organization_id = organization_id
             yield stack
         finally:
             print(stack.stop())  # the workers' logs: pytest shows them when the test fails
