@@ -24,7 +24,9 @@ class MemberImportForm(forms.Form):
     file = forms.FileField(
         label="CSV file",
         help_text="UTF-8 CSV, at most 5 MB, with a header row.",
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".csv,text/csv", "aria-describedby": "id_file_help"}
+        ),
     )
 
     def clean_file(self):

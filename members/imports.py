@@ -346,7 +346,8 @@ def member_import_run(*, organization: Organization, member_import: MemberImport
 
     Safe to run twice (a redelivered task): a finished import is left as it is, and the
     insert happens only in the transaction that moves the import from running to done, so two
-    runs at once cannot both insert.
+    runs at once cannot both insert. Deliberately not one transaction as a whole: each progress
+    update commits on its own so the status page can show it while the rows are checked.
     """
     require_same_organization(organization, member_import=member_import)
     imports = MemberImport.objects.for_org(organization).filter(pk=member_import.pk)

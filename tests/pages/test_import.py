@@ -305,6 +305,23 @@ def test_the_task_reports_progress_in_steps_and_keeps_queries_per_step(tenant_a,
     assert members(tenant_a).count() == 10
 
 
+def test_the_task_runs_the_same_queries_for_10_and_100_rows(tenant_a):
+    """Below one progress step, the queries besides the insert do not depend on the rows: no
+    per-row query (the rows are validated in Python). The insert is one bulk statement per
+    batch (SQLite's limit on query parameters makes its batches smaller)."""
+
+    def queries(rows: int) -> int:
+        lines = "".join(f"Member {n},Q{rows}-{n},1990-01-0{1 + n % 9}\n" for n in range(rows))
+        member_import = queued(tenant_a, "name,external_id,joined_on\n" + lines)
+        with CaptureQueriesContext(connection) as captured:
+            assert run(member_import) == "done"
+        inserts = [q for q in captured if q["sql"].startswith('INSERT INTO "members_member"')]
+        assert len(inserts) <= 1 + rows // 50
+        return len(captured) - len(inserts)
+
+    assert queries(10) == queries(100)
+
+
 def test_running_the_task_twice_imports_once(tenant_a):
     member_import = queued(tenant_a, GOOD)
     assert run(member_import) == "done"
@@ -351,6 +368,12 @@ def test_a_viewer_can_neither_see_nor_upload(login, tenant_a):
     assert not members(tenant_a).exists()
     dashboard = client.get(url("tenancy:dashboard", tenant_a)).content.decode()
     assert url("members_extra:import", tenant_a) not in dashboard  # no link to a closed door
+
+
+def test_the_member_list_links_to_the_import_for_those_who_may_import(login, tenant_a):
+    link = f'href="{url("members_extra:import", tenant_a)}"'
+    assert link in login(tenant_a.msm).get(url("members:list", tenant_a)).content.decode()
+    assert link not in login(tenant_a.viewer).get(url("members:list", tenant_a)).content.decode()
 
 
 def test_another_organizations_import_is_not_found(login, tenant_a, tenant_b):

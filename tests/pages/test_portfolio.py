@@ -62,7 +62,7 @@ def hand_built(tenant) -> None:
     """On track: 2 members (gaps 10 and 20), both due to renew, one renewed and upgraded
     (100.00). At risk: 3 members (gaps 60, 70, 80), two due, none renewed. Watch: nobody.
     One member without a recorded outcome, one not scored yet, one lapsed at risk (not served,
-    not due). Anticipation: 1 of 2 events in time. Experience: 3 required elements among served
+    not due). Anticipation: 1 of 2 events of the last 90 days in time. Experience: 3 required elements among served
     members — 1 fulfilled, 1 overdue, 1 not yet due (the lapsed member's does not count)."""
     today = organization_today(tenant.organization)
     msm, admin = tenant.msm, tenant.admin
@@ -81,6 +81,7 @@ def hand_built(tenant) -> None:
 
     event(ada, announced_in_time=True)
     event(cleo, announced_in_time=False)
+    event(cleo, announced_in_time=True, days_ago=120)  # before the 90 days: not counted
 
     AppropriateExperienceFactory(member=ada, engagement_type="meeting_1_1", cadence_days=30)
     EngagementFactory(
@@ -100,6 +101,9 @@ def hand_built(tenant) -> None:
     # The MSM's direction mix: 1 inbound-reactive and 2 outbound-proactive (with ada's above).
     EngagementFactory(member=ada, seat=msm, direction="inbound_reactive")
     EngagementFactory(member=cleo, seat=msm, direction="outbound_proactive", type="email")
+    EngagementFactory(  # before the 30 days of the mix: not counted
+        member=cleo, seat=msm, type="email", occurred_at=timezone.now() - dt.timedelta(days=40)
+    )
 
 
 def test_the_portfolio_shows_the_hand_built_figures(login, tenant_a, tenant_b):
