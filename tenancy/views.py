@@ -14,10 +14,10 @@ from tenancy.selectors import organization_team, seats_for_user
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Send a user with one seat straight in; let a user with several choose."""
+    """Send a user with one seat straight to My book; let a user with several choose."""
     seats = list(seats_for_user(user=request.user)[:2])
     if len(seats) == 1:
-        return redirect("tenancy:dashboard", org_slug=seats[0].organization.slug)
+        return redirect("members:book", org_slug=seats[0].organization.slug)
     return redirect("tenancy:choose")
 
 

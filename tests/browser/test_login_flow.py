@@ -28,8 +28,9 @@ def test_login_choose_switch_and_log_out(page, live_server, tenant_a, tenant_b):
 
     page.get_by_role("heading", name="Choose an organization").wait_for()
     page.get_by_role("link", name=tenant_b.organization.name).click()
-    page.get_by_role("heading", name=tenant_b.organization.name).wait_for()
-    assert page.url.endswith(f"/o/{tenant_b.organization.slug}/")
+    page.get_by_role("heading", name="My book").wait_for()
+    assert page.url.endswith(f"/o/{tenant_b.organization.slug}/book/")
+    assert tenant_b.organization.name in page.locator(".org-name").inner_text()
     assert "Viewer" in page.locator(".user-menu").inner_text()
 
     # The stylesheet is served and applied: the top bar is laid out as a flex row.
@@ -43,7 +44,7 @@ def test_login_choose_switch_and_log_out(page, live_server, tenant_a, tenant_b):
 
 def test_another_organizations_page_is_not_found(page, live_server, tenant_a, tenant_b):
     log_in(page, live_server, tenant_a.msm.user.email, TEST_PASSWORD)
-    page.get_by_role("heading", name=tenant_a.organization.name).wait_for()
+    page.get_by_role("heading", name="My book").wait_for()
     response = page.goto(f"{live_server.url}/o/{tenant_b.organization.slug}/")
     assert response.status == 404
     assert tenant_b.organization.name not in page.content()

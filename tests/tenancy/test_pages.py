@@ -38,8 +38,10 @@ def test_login_by_email_reaches_the_only_organization(client, tenant_a):
         {"username": tenant_a.msm.user.email.upper(), "password": TEST_PASSWORD},
         follow=True,
     )
-    assert response.redirect_chain[-1][0] == f"/o/{tenant_a.organization.slug}/"
+    # The MSM's home is My book.
+    assert response.redirect_chain[-1][0] == f"/o/{tenant_a.organization.slug}/book/"
     assert tenant_a.organization.name in response.content.decode()
+    assert "My book" in response.content.decode()
 
 
 def test_user_with_several_seats_chooses(client, tenant_a, tenant_b):
