@@ -295,9 +295,13 @@ def wait_for(condition, timeout: float, message: str, log: Path | None = None) -
 
 
 @pytest.fixture
-def stack(request, tmp_path, template):
+def stack(request, tmp_path, template, monkeypatch):
     with database_copy(template, tmp_path) as database_url:
         stack = Stack(request.param, tmp_path, database_url)
+        # Celery lets CELERY_BROKER_URL in the environment win over the client's configuration
+        # (CI sets it to Redis): the client must see the workers' broker.
+        monkeypatch.setenv("CELERY_BROKER_URL", stack.env["CELERY_BROKER_URL"])
+        monkeypatch.delenv("CELERY_RESULT_BACKEND", raising=False)
         try:
             yield stack
         finally:
