@@ -6,13 +6,15 @@ from collections.abc import Callable
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from tenancy.access import seat_for_request
 from tenancy.scope import _current_organization_id
 
 
 class OrganizationMiddleware:
-    """Resolve ``org_slug`` to the caller's seat, and scope the request to its organization.
+    """Resolve ``org_slug`` to the caller's seat, and scope the request to its organization
+    (and its time zone).
 
     The scope is set in ``process_view`` (once the URL is resolved) and reset in ``__call__``'s
     ``finally``, so it cannot outlive the request on a reused thread.
@@ -31,6 +33,7 @@ class OrganizationMiddleware:
             token = request._organization_scope_token
             if token is not None:
                 _current_organization_id.reset(token)
+                timezone.deactivate()
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
         org_slug = view_kwargs.get("org_slug")
@@ -42,4 +45,6 @@ class OrganizationMiddleware:
         request.seat = seat
         request.organization = seat.organization
         request._organization_scope_token = _current_organization_id.set(seat.organization_id)
+        # Pages show and read times on the organization's own clock.
+        timezone.activate(seat.organization.zone)
         return None

@@ -209,3 +209,18 @@ def test_a_viewer_cannot_log_an_engagement(login, tenant_a):
     )
     assert response.status_code == 403
     assert Engagement.objects.for_org(tenant_a.organization).filter(member=member).count() == 1
+
+
+def test_pages_show_times_on_the_organizations_clock(login, tenant_a):
+    organization = tenant_a.organization
+    organization.time_zone = "Asia/Tokyo"  # UTC+9
+    organization.save()
+    member = MemberFactory(organization=organization)
+    EngagementFactory(member=member, occurred_at=dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC))
+    body = (
+        login(tenant_a.msm)
+        .get(url("members:detail", tenant_a, member_id=member.pk))
+        .content.decode()
+    )
+    assert "Mar 2, 2026 21:00" in body
+    assert timezone.get_current_timezone_name() == "UTC"  # the request's zone did not leak out
