@@ -530,15 +530,15 @@ def orchestrated_events_mark_missed(
     *, organization: Organization, now: dt.datetime | None = None
 ) -> int:
     """The nightly sweep: every event still announced ``MISSED_AFTER`` after its time, with no
-    ``happened_at``, becomes missed — one set-based UPDATE, guarded on the status like the rest.
-    Returns how many."""
+    ``happened_at``, becomes missed — set-based UPDATEs, guarded on the status like the rest, its
+    pending nudges cancelled. Returns how many events."""
     now = _moment(now, "now", default=timezone.now(), not_after_now=False)
-    return (
-        _events(organization)
-        .filter(
-            status=Status.ANNOUNCED,
-            happened_at__isnull=True,
-            scheduled_for__lte=now - MISSED_AFTER,
-        )
-        .update(status=Status.MISSED, closed_at=now)
+    overdue = _events(organization).filter(
+        status=Status.ANNOUNCED, happened_at__isnull=True, scheduled_for__lte=now - MISSED_AFTER
     )
+    with transaction.atomic():
+        # Like the single-event move: leaving "announced" cancels what is still to be sent.
+        Nudge.objects.for_org(organization).filter(
+            event__in=overdue.values("pk"), status=Nudge.Status.SCHEDULED
+        ).update(status=Nudge.Status.CANCELLED)
+        return overdue.update(status=Status.MISSED, closed_at=now)

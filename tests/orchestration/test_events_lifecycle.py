@@ -511,6 +511,24 @@ def test_the_sweep_marks_missed_only_announced_events_two_days_past(tenant_a, te
     assert orchestrated_events_mark_missed(organization=org, now=now) == 0  # a re-run: nothing
 
 
+def test_the_sweep_cancels_the_pending_nudges_of_missed_events(tenant_a):
+    org = tenant_a.organization
+    now = timezone.now()
+    overdue = _event(org, Status.ANNOUNCED, scheduled_for=now - dt.timedelta(days=3))
+    recent = _event(org, Status.ANNOUNCED, scheduled_for=now - dt.timedelta(days=1))
+    pending = NudgeFactory(member=overdue.member, event=overdue, scheduled_for=now)
+    sent = NudgeFactory(member=overdue.member, event=overdue, status="sent", sent_at=now)
+    other = NudgeFactory(member=recent.member, event=recent, scheduled_for=now)
+
+    assert orchestrated_events_mark_missed(organization=org, now=now) == 1
+    statuses = dict(
+        Nudge.objects.for_org(org)
+        .filter(pk__in=[pending.pk, sent.pk, other.pk])
+        .values_list("pk", "status")
+    )
+    assert statuses == {pending.pk: "cancelled", sent.pk: "sent", other.pk: "scheduled"}
+
+
 def test_the_nightly_task_sweeps_every_organization(tenant_a, tenant_b):
     past = timezone.now() - dt.timedelta(days=3)
     events = [
