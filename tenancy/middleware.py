@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from tenancy.access import seat_for_request
+from tenancy.api.auth import SESSION_ORGANIZATION_KEY
 from tenancy.scope import _current_organization_id
 
 
@@ -45,6 +46,9 @@ class OrganizationMiddleware:
         request.seat = seat
         request.organization = seat.organization
         request._organization_scope_token = _current_organization_id.set(seat.organization_id)
+        # The browsable API works in the organization the person last opened.
+        if request.session.get(SESSION_ORGANIZATION_KEY) != seat.organization_id:
+            request.session[SESSION_ORGANIZATION_KEY] = seat.organization_id
         # Pages show and read times on the organization's own clock.
         timezone.activate(seat.organization.zone)
         return None

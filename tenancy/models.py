@@ -236,3 +236,32 @@ class ApiKey(TenantModel):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class IdempotencyRecord(TenantModel):
+    """The first answer to a POST sent with an ``Idempotency-Key`` header, kept for a day so a
+    client that retries (after a timeout, say) gets the same answer and nothing is written twice.
+
+    ``principal`` is the key or seat that sent it (``key:12``), so two integrators never share
+    keys. A row without ``status_code`` is a request still running.
+    """
+
+    principal = models.CharField(max_length=40)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "principal", "key"], name="idempotency_unique_key"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "created_at"], name="idempotency_org_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal} {self.key}"

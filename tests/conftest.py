@@ -53,3 +53,30 @@ def login():
         return client
 
     return _login
+
+
+@pytest.fixture
+def api():
+    """Return a DRF client that sends a fresh API key of the tenant's organization.
+
+    ``api(tenant_a)`` reads and writes; ``api(tenant_a, scopes=["read"])`` is read-only. The
+    key's row is on ``client.api_key``.
+    """
+    from rest_framework.test import APIClient
+
+    from tenancy.services import api_key_create
+
+    def _api(tenant: Tenant, scopes=("read", "write")) -> APIClient:
+        key, secret = api_key_create(
+            organization=tenant.organization,
+            name=f"test key {'+'.join(scopes)}",
+            scopes=list(scopes),
+            created_by=tenant.admin,
+        )
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        client.api_key = key
+        client.secret = secret
+        return client
+
+    return _api

@@ -95,6 +95,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "tenancy",
     "members",
     "outcomes",
@@ -158,10 +161,46 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 
+# The integrator API (/api/v1/): keys or a signed-in seat; see tenancy/api/.
+API_THROTTLE_RATE = env.str("TANDEM_API_THROTTLE_RATE", default="1200/min")
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tenancy.api.auth.ApiKeyAuthentication",
+        "tenancy.api.auth.SeatSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["tenancy.api.permissions.HasApiScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["tenancy.api.throttling.PrincipalRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": API_THROTTLE_RATE},
+    "DEFAULT_PAGINATION_CLASS": "tenancy.api.pagination.TandemPageNumberPagination",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "tenancy.api.schema.TandemAutoSchema",
+    "EXCEPTION_HANDLER": "tenancy.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tandem API",
+    "DESCRIPTION": (
+        "Connect your organization's systems to Tandem. Every request carries an API key "
+        "(`Authorization: Bearer tdm_…`), which names the organization; errors always answer "
+        '`{"code", "detail", "errors"}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# The default cache counts API throttles; point CACHE_URL at Redis when there is more than one
+# web process (docker-compose does), so every process counts against the same limit.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # Email. Development and tests write each message to EMAIL_FILE_PATH (the outbox backend: one
 # file per Message-ID, never a duplicate); production defaults to SMTP (settings/production.py).

@@ -1,0 +1,3 @@
+"""API routes of the engagement app: (prefix, viewset, basename) for the v1 router."""
+
+ROUTES: list = []

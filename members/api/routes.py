@@ -1,0 +1,3 @@
+"""API routes of the members app: (prefix, viewset, basename) for the v1 router."""
+
+ROUTES: list = []

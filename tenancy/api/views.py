@@ -1,0 +1,91 @@
+"""The base of every API view: it binds the caller's organization, claims Idempotency-Keys,
+and renders inside the organization's scope.
+
+A view of ours declares ``queryset_model`` and a ``get_queryset`` that asks a selector for
+``self.organization``'s rows; writes go through the app's services, exactly as pages do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+from rest_framework import mixins, viewsets
+from rest_framework.views import APIView
+
+from tenancy.api import idempotency
+from tenancy.api.auth import ApiPrincipal
+from tenancy.models import Organization
+from tenancy.scope import _current_organization_id
+
+
+class TenantAPIMixin:
+    """Scope, idempotency and rendering for an ``APIView``."""
+
+    queryset_model: type[models.Model] | None = None
+
+    @property
+    def principal(self) -> ApiPrincipal:
+        return self.request.user
+
+    @property
+    def organization(self) -> Organization:
+        return self.request.user.organization
+
+    def dispatch(self, request, *args: Any, **kwargs: Any):
+        self._scope_token = None
+        self._idempotency_record = None
+        try:
+            response = super().dispatch(request, *args, **kwargs)
+            # Render now, inside the scope: the browsable API's forms query tenant rows.
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+            return response
+        finally:
+            if self._scope_token is not None:
+                _current_organization_id.reset(self._scope_token)
+                timezone.deactivate()
+
+    def perform_authentication(self, request) -> None:
+        principal = request.user
+        if isinstance(principal, ApiPrincipal):
+            self._scope_token = _current_organization_id.set(principal.organization.pk)
+            timezone.activate(principal.organization.zone)
+
+    def initial(self, request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self._idempotency_record = idempotency.claim(request)
+
+    def handle_exception(self, exc: Exception):
+        if isinstance(exc, idempotency.Replay):
+            return exc.response()
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request, response, *args: Any, **kwargs: Any):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self._idempotency_record is not None:
+            idempotency.settle(self._idempotency_record, response)
+            self._idempotency_record = None
+        return response
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request, no org
+            return self.queryset_model.objects.unscoped().none()
+        return self.get_tenant_queryset()
+
+    def get_tenant_queryset(self) -> models.QuerySet:
+        raise NotImplementedError(f"{type(self).__name__} must define get_tenant_queryset().")
+
+
+class TenantAPIView(TenantAPIMixin, APIView):
+    """For endpoints that are not a resource (bulk ingest, actions)."""
+
+
+class TenantViewSet(TenantAPIMixin, viewsets.GenericViewSet):
+    """Compose with DRF's mixins (``mixins.ListModelMixin`` …) for the operations a resource
+    allows; create/update/destroy should be overridden to call the app's services."""
+
+
+class ReadOnlyTenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """List and retrieve only."""

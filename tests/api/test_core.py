@@ -1,0 +1,238 @@
+"""The API's common machinery: keys, scopes, the error shape, throttling, idempotency, schema."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import override_settings
+from django.urls import path, reverse
+from rest_framework.response import Response
+from rest_framework.test import APIClient
+
+from tenancy.api.views import TenantAPIView
+from tenancy.models import DomainEvent, IdempotencyRecord
+from tenancy.services import api_key_revoke
+
+pytestmark = pytest.mark.django_db
+
+
+class RecordEventView(TenantAPIView):
+    """A tiny writing endpoint for these tests: stores one domain event per call."""
+
+    def post(self, request):
+        if not isinstance(request.data, dict) or "subject_id" not in request.data:
+            return Response({"code": "invalid"}, status=400)
+        event = DomainEvent.objects.create(
+            organization=self.organization,
+            kind=DomainEvent.Kind.BAND_CHANGED,
+            subject_id=int(request.data["subject_id"]),
+        )
+        return Response({"id": event.pk, "count": DomainEvent.objects.count()}, status=201)
+
+
+urlpatterns = [path("t/record", RecordEventView.as_view(), name="record")]
+
+
+def test_me_names_the_keys_organization_and_scopes(api, tenant_a, tenant_b):
+    response = api(tenant_a, scopes=["read"]).get(reverse("api:me"))
+    assert response.status_code == 200
+    assert response.json()["organization_slug"] == tenant_a.organization.slug
+    assert response.json()["scopes"] == ["read"]
+
+
+def test_no_key_answers_401_in_the_error_shape(db):
+    response = APIClient().get(reverse("api:me"))
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+    assert set(response.json()) == {"code", "detail", "errors"}
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    "header", ["Bearer tdm_nonsense-but-long-enough", "Bearer", "Bearer a b", "Bearer xyz"]
+)
+def test_unknown_or_malformed_keys_answer_401(db, header):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    assert client.get(reverse("api:me")).status_code == 401
+
+
+def test_a_revoked_key_stops_working_at_once(api, tenant_a):
+    client = api(tenant_a)
+    assert client.get(reverse("api:me")).status_code == 200
+    api_key_revoke(organization=tenant_a.organization, api_key=client.api_key)
+    response = client.get(reverse("api:me"))
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
+
+
+def test_a_key_with_the_right_prefix_but_wrong_secret_is_refused(api, tenant_a):
+    client = api(tenant_a)
+    forged = client.secret[:-4] + ("AAAA" if not client.secret.endswith("AAAA") else "BBBB")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
+    assert client.get(reverse("api:me")).status_code == 401
+
+
+@pytest.mark.urls("tests.api.test_core")
+def test_a_read_only_key_cannot_write(api, tenant_a):
+    response = api(tenant_a, scopes=["read"]).post("/t/record", {"subject_id": 1}, format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    assert DomainEvent.objects.for_org(tenant_a.organization).count() == 0
+
+
+def test_use_is_recorded_on_the_key(api, tenant_a):
+    client = api(tenant_a)
+    client.get(reverse("api:me"))
+    client.api_key.refresh_from_db()
+    assert client.api_key.last_used_at is not None
+
+
+def test_session_auth_uses_the_organization_last_opened(login, tenant_a, tenant_b):
+    from tests.factories import SeatFactory
+
+    SeatFactory(organization=tenant_b.organization, user=tenant_a.msm.user, role="viewer")
+    client = login(tenant_a.msm)
+    # Two seats and nothing opened yet: the API cannot guess.
+    assert client.get(reverse("api:me")).status_code == 403
+    client.get(reverse("tenancy:dashboard", kwargs={"org_slug": tenant_b.organization.slug}))
+    me = client.get(reverse("api:me")).json()
+    assert me["organization_slug"] == tenant_b.organization.slug
+    assert me["scopes"] == ["read"]  # a viewer's seat there
+    client.get(reverse("tenancy:dashboard", kwargs={"org_slug": tenant_a.organization.slug}))
+    me = client.get(reverse("api:me")).json()
+    assert me["organization_slug"] == tenant_a.organization.slug
+    assert me["scopes"] == ["read", "write"]
+
+
+@pytest.mark.urls("tests.api.test_core")
+def test_session_writes_need_csrf(login, tenant_a):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(tenant_a.admin.user)
+    response = client.post("/t/record", {"subject_id": 1}, content_type="application/json")
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+
+
+@pytest.mark.urls("tests.api.test_core")
+def test_idempotency_key_replays_the_first_answer_and_writes_once(api, tenant_a):
+    client = api(tenant_a)
+    first = client.post("/t/record", {"subject_id": 7}, format="json", HTTP_IDEMPOTENCY_KEY="abc-1")
+    again = client.post("/t/record", {"subject_id": 7}, format="json", HTTP_IDEMPOTENCY_KEY="abc-1")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert DomainEvent.objects.for_org(tenant_a.organization).count() == 1
+    # A new key is a new request.
+    third = client.post("/t/record", {"subject_id": 7}, format="json", HTTP_IDEMPOTENCY_KEY="abc-2")
+    assert third.json()["count"] == 2
+
+
+@pytest.mark.urls("tests.api.test_core")
+def test_idempotency_key_reused_for_another_body_answers_422(api, tenant_a):
+    client = api(tenant_a)
+    client.post("/t/record", {"subject_id": 1}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    response = client.post("/t/record", {"subject_id": 2}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert DomainEvent.objects.for_org(tenant_a.organization).count() == 1
+
+
+@pytest.mark.urls("tests.api.test_core")
+def test_idempotency_keys_are_per_key_not_shared(api, tenant_a, tenant_b):
+    one, other = api(tenant_a), api(tenant_b)
+    one.post("/t/record", {"subject_id": 1}, format="json", HTTP_IDEMPOTENCY_KEY="same")
+    response = other.post(
+        "/t/record", {"subject_id": 1}, format="json", HTTP_IDEMPOTENCY_KEY="same"
+    )
+    assert response.status_code == 201
+    assert "Idempotent-Replayed" not in response
+    assert DomainEvent.objects.for_org(tenant_b.organization).count() == 1
+
+
+@pytest.mark.urls("tests.api.test_core")
+def test_a_request_still_running_answers_409(api, tenant_a):
+    client = api(tenant_a)
+    IdempotencyRecord.objects.for_org(tenant_a.organization).create(
+        organization=tenant_a.organization,
+        principal=f"key:{client.api_key.pk}",
+        key="busy",
+        fingerprint="x" * 64,
+    )
+    response = client.post(
+        "/t/record", {"subject_id": 1}, format="json", HTTP_IDEMPOTENCY_KEY="busy"
+    )
+    # A different fingerprint is a reuse; make the stored one match by replaying the same body.
+    assert response.status_code == 422
+    record = IdempotencyRecord.objects.for_org(tenant_a.organization).get(key="busy")
+    record.delete()
+    first = client.post("/t/record", {"subject_id": 1}, format="json", HTTP_IDEMPOTENCY_KEY="busy")
+    record = IdempotencyRecord.objects.for_org(tenant_a.organization).get(key="busy")
+    record.status_code = None
+    record.save()
+    assert first.status_code == 201
+    response = client.post(
+        "/t/record", {"subject_id": 1}, format="json", HTTP_IDEMPOTENCY_KEY="busy"
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict"
+
+
+@pytest.mark.urls("tests.api.test_core")
+def test_a_failed_request_releases_its_key(api, tenant_a):
+    client = api(tenant_a)
+    bad = client.post("/t/record", {}, format="json", HTTP_IDEMPOTENCY_KEY="retry-me")
+    assert bad.status_code == 400  # a 4xx is an answer, and it is kept
+    assert (
+        IdempotencyRecord.objects.for_org(tenant_a.organization).get(key="retry-me").status_code
+        == 400
+    )
+
+
+def test_throttling_answers_429_with_retry_after(api, tenant_a, settings):
+    from django.core.cache import cache
+
+    from tenancy.api.throttling import PrincipalRateThrottle
+
+    cache.clear()
+    client = api(tenant_a)
+    PrincipalRateThrottle.THROTTLE_RATES = {"api": "3/min"}
+    try:
+        answers = [client.get(reverse("api:me")).status_code for _ in range(4)]
+        response = client.get(reverse("api:me"))
+    finally:
+        PrincipalRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+        cache.clear()
+    assert answers == [200, 200, 200, 429]
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert response.json()["code"] == "throttled"
+    # Another key has its own allowance.
+
+
+def test_the_schema_is_served_and_valid(db, client):
+    response = client.get(reverse("api-schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    assert schema["openapi"].startswith("3.")
+    assert "/api/v1/me" in schema["paths"]
+    assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+
+
+def test_the_docs_are_served_offline(db, client, settings):
+    response = client.get(reverse("api-docs"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "swagger-ui" in body
+    assert "//cdn" not in body and "https://" not in body.split("<body")[0]
+
+
+@override_settings(DEBUG=False)
+def test_scope_does_not_outlive_the_request(api, tenant_a):
+    from tenancy.scope import current_organization_id
+
+    api(tenant_a).get(reverse("api:me"))
+    assert current_organization_id() is None
