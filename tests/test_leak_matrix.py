@@ -26,16 +26,17 @@ def _pattern_kwargs(pattern) -> tuple[str, ...]:
 
 
 def walk(
-    resolver: URLResolver, namespace: str = "", inherited: tuple[str, ...] = ()
+    resolver: URLResolver, namespace: str = "", inherited: tuple[str, ...] = (), api: bool = False
 ) -> list[Route]:
+    """Every named route with URL keywords; ``api=True`` walks into the API namespace too."""
     routes = []
     for entry in resolver.url_patterns:
         kwargs = inherited + _pattern_kwargs(entry.pattern)
         if isinstance(entry, URLResolver):
-            if entry.namespace in EXCLUDED_NAMESPACES:
+            if entry.namespace in EXCLUDED_NAMESPACES and not (api and entry.namespace == "api"):
                 continue
             child = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-            routes += walk(entry, child, kwargs)
+            routes += walk(entry, child, kwargs, api)
         elif isinstance(entry, URLPattern) and entry.name and kwargs:
             routes.append(Route(name=f"{namespace}{entry.name}", kwargs=kwargs))
     return routes

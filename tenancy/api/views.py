@@ -1,5 +1,5 @@
-"""The base of every API view: it binds the caller's organization, claims Idempotency-Keys,
-and renders inside the organization's scope.
+"""The base of every API view: it binds the caller's organization, runs each write in one
+transaction, claims Idempotency-Keys, and renders inside the organization's scope.
 
 A view of ours declares ``queryset_model`` and a ``get_queryset`` that asks a selector for
 ``self.organization``'s rows; writes go through the app's services, exactly as pages do.
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from rest_framework import mixins, viewsets
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.views import APIView
 
 from tenancy.api import idempotency
@@ -37,15 +38,26 @@ class TenantAPIMixin:
         self._scope_token = None
         self._idempotency_record = None
         try:
-            response = super().dispatch(request, *args, **kwargs)
-            # Render now, inside the scope: the browsable API's forms query tenant rows.
-            if hasattr(response, "render") and not response.is_rendered:
-                response.render()
-            return response
+            if request.method in SAFE_METHODS:
+                return self._dispatch_and_render(request, *args, **kwargs)
+            # A write is all or nothing, its Idempotency-Key claim included: a second copy of
+            # the request waits on the claim's unique key until this one commits, then replays.
+            with transaction.atomic():
+                response = self._dispatch_and_render(request, *args, **kwargs)
+                if response.status_code >= 500:
+                    transaction.set_rollback(True)
+                return response
         finally:
             if self._scope_token is not None:
                 _current_organization_id.reset(self._scope_token)
                 timezone.deactivate()
+
+    def _dispatch_and_render(self, request, *args: Any, **kwargs: Any):
+        response = super().dispatch(request, *args, **kwargs)
+        # Render now, inside the scope: the browsable API's forms query tenant rows.
+        if hasattr(response, "render") and not response.is_rendered:
+            response.render()
+        return response
 
     def perform_authentication(self, request) -> None:
         principal = request.user

@@ -31,7 +31,20 @@ class RecordEventView(TenantAPIView):
         return Response({"id": event.pk, "count": DomainEvent.objects.count()}, status=201)
 
 
-urlpatterns = [path("t/record", RecordEventView.as_view(), name="record")]
+class BrokenView(TenantAPIView):
+    """Writes, then fails on our side: the claim must be released and the write rolled back."""
+
+    def post(self, request):
+        DomainEvent.objects.create(
+            organization=self.organization, kind=DomainEvent.Kind.BAND_CHANGED, subject_id=1
+        )
+        return Response({"code": "error"}, status=503)
+
+
+urlpatterns = [
+    path("t/record", RecordEventView.as_view(), name="record"),
+    path("t/broken", BrokenView.as_view(), name="broken"),
+]
 
 
 def test_me_names_the_keys_organization_and_scopes(api, tenant_a, tenant_b):
@@ -182,14 +195,27 @@ def test_a_request_still_running_answers_409(api, tenant_a):
 
 
 @pytest.mark.urls("tests.api.test_core")
-def test_a_failed_request_releases_its_key(api, tenant_a):
+def test_a_client_error_is_an_answer_and_is_kept(api, tenant_a):
     client = api(tenant_a)
     bad = client.post("/t/record", {}, format="json", HTTP_IDEMPOTENCY_KEY="retry-me")
-    assert bad.status_code == 400  # a 4xx is an answer, and it is kept
-    assert (
-        IdempotencyRecord.objects.for_org(tenant_a.organization).get(key="retry-me").status_code
-        == 400
-    )
+    assert bad.status_code == 400
+    record = IdempotencyRecord.objects.for_org(tenant_a.organization).get(key="retry-me")
+    assert record.status_code == 400
+    again = client.post("/t/record", {}, format="json", HTTP_IDEMPOTENCY_KEY="retry-me")
+    assert again["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.urls("tests.api.test_core")
+def test_a_server_error_releases_the_key_so_a_retry_runs(api, tenant_a):
+    client = api(tenant_a)
+    first = client.post("/t/broken", {}, format="json", HTTP_IDEMPOTENCY_KEY="oops")
+    assert first.status_code == 503
+    assert not IdempotencyRecord.objects.for_org(tenant_a.organization).filter(key="oops").exists()
+    second = client.post("/t/broken", {}, format="json", HTTP_IDEMPOTENCY_KEY="oops")
+    assert second.status_code == 503
+    assert "Idempotent-Replayed" not in second
+    # Nothing half-written: the failed request's write was rolled back with it.
+    assert DomainEvent.objects.for_org(tenant_a.organization).count() == 0
 
 
 def test_throttling_answers_429_with_retry_after(api, tenant_a, settings):
@@ -210,7 +236,24 @@ def test_throttling_answers_429_with_retry_after(api, tenant_a, settings):
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
     assert response.json()["code"] == "throttled"
-    # Another key has its own allowance.
+
+
+def test_each_key_has_its_own_allowance(api, tenant_a, settings):
+    from django.core.cache import cache
+
+    from tenancy.api.throttling import PrincipalRateThrottle
+
+    cache.clear()
+    busy, quiet = api(tenant_a), api(tenant_a)
+    PrincipalRateThrottle.THROTTLE_RATES = {"api": "2/min"}
+    try:
+        busy_answers = [busy.get(reverse("api:me")).status_code for _ in range(3)]
+        quiet_answer = quiet.get(reverse("api:me")).status_code
+    finally:
+        PrincipalRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+        cache.clear()
+    assert busy_answers == [200, 200, 429]
+    assert quiet_answer == 200
 
 
 def test_the_schema_is_served_and_valid(db, client):
