@@ -71,14 +71,19 @@ def member_list(
         members = members.filter(owner=owner)
     if status:
         members = members.filter(status=status)
+    return members_matching(members, search)
+
+
+def members_matching(members: QuerySet[Member], search: str) -> QuerySet[Member]:
+    """Narrow ``members`` to those whose name, email or external id contains ``search``
+    (ignoring case); a blank search keeps them all. Shared by the pages' search and the API's
+    ``?q=``, so both find the same members."""
     search = search.strip()
-    if search:
-        members = members.filter(
-            Q(name__icontains=search)
-            | Q(email__icontains=search)
-            | Q(external_id__icontains=search)
-        )
-    return members
+    if not search:
+        return members
+    return members.filter(
+        Q(name__icontains=search) | Q(email__icontains=search) | Q(external_id__icontains=search)
+    )
 
 
 def member_ownership_history(
@@ -91,6 +96,18 @@ def member_ownership_history(
         .filter(member_id=member.pk)
         .select_related("from_seat__user", "to_seat__user", "changed_by__user")
     )
+
+
+def membership_event_list(*, organization: Organization) -> QuerySet[MembershipEvent]:
+    """The organization's membership changes, for the API's stream; each row names its member
+    by id only, so no join is needed however many rows a page holds."""
+    return MembershipEvent.objects.for_org(organization)
+
+
+def advocacy_list(*, organization: Organization) -> QuerySet[Advocacy]:
+    """The organization's advocacy (referrals, testimonials, reviews, NPS answers), for the
+    API's stream; members are named by id only."""
+    return Advocacy.objects.for_org(organization)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -151,8 +151,10 @@ def member_create(
     attributes: dict[str, Any] | None = None,
     owner: Seat | None = None,
     changed_by: Seat | None = None,
+    owner_note: str = "",
 ) -> Member:
-    """Create a member account; an owner given here is the first entry of its ownership history."""
+    """Create a member account; an owner given here is the first entry of its ownership history
+    (``owner_note`` its note, when the caller has one for the first owner)."""
     require_same_organization(organization, owner=owner, changed_by=changed_by)
     member = Member(
         organization=organization,
@@ -178,7 +180,7 @@ def member_create(
             to_seat=owner,
             changed_by=changed_by,
             changed_at=timezone.now(),
-            note="Owner from the account's creation.",
+            note=owner_note or "Owner from the account's creation.",
         )
     return member
 
@@ -189,10 +191,12 @@ def member_update(
     organization: Organization,
     member: Member,
     changed_by: Seat | None = None,
+    owner_note: str = "",
     **fields: Any,
 ) -> Member:
     """Change a member's fields. A new ``owner`` is handed over through ``member_assign_owner``
-    so the hand-off is kept; giving the current owner again changes nothing.
+    so the hand-off is kept (with ``owner_note`` as its hand-off note: ownership is context
+    kept); giving the current owner again changes nothing.
 
     On a refused change the member object is left as it was, so a form can show it again.
     """
@@ -217,7 +221,11 @@ def member_update(
         _save_member(organization, member, update_fields=[*fields, "updated_at"])
     if owner_changes:
         member_assign_owner(
-            organization=organization, member=member, to_seat=new_owner, changed_by=changed_by
+            organization=organization,
+            member=member,
+            to_seat=new_owner,
+            changed_by=changed_by,
+            note=owner_note,
         )
     return member
 

@@ -113,6 +113,25 @@ def _import_id(organization: Organization) -> int:
     ).pk
 
 
+# The members API (members/api/views.py).
+
+
+def _membership_event_id(organization: Organization) -> int:
+    from tests.factories import MembershipEventFactory
+
+    return MembershipEventFactory(
+        member__organization=organization, member__name="Leaky Secret-Member"
+    ).pk
+
+
+def _advocacy_id(organization: Organization) -> int:
+    from tests.factories import AdvocacyFactory
+
+    return AdvocacyFactory(
+        member__organization=organization, member__name="Leaky Secret-Member"
+    ).pk
+
+
 URL_KWARG_SAMPLES: dict[str, SampleMaker] = {
     "org_slug": lambda organization: organization.slug,
     "member_id": _member_id,
@@ -129,6 +148,8 @@ URL_KWARG_SAMPLES: dict[str, SampleMaker] = {
     "seat_id": _seat_id,
     "key_id": _key_id,
     "import_id": _import_id,
+    "membership_event_id": _membership_event_id,
+    "advocacy_id": _advocacy_id,
 }
 
 # URL namespaces outside the matrix, each with the reason.
