@@ -189,3 +189,33 @@ def nudges_requeue_failed(
             claimed_at=None,
         )
     )
+
+
+class NudgeNotCancellable(Exception):
+    """A nudge that has left the queue (sent, or being sent right now) cannot be called back."""
+
+
+# Nudges still to send (scheduled), or that gave up (failed, which only an admin's requeue would
+# send): cancelling either means nothing goes out.
+CANCELLABLE = (Nudge.Status.SCHEDULED, Nudge.Status.FAILED)
+
+
+@transaction.atomic
+def nudge_cancel(*, organization: Organization, nudge: Nudge) -> Nudge:
+    """Cancel one nudge so it is never sent; cancelling a cancelled nudge changes nothing.
+
+    One UPDATE guarded on the status, like the dispatcher's claim: if a worker claims the nudge
+    first, this updates nothing and refuses with ``NudgeNotCancellable`` (the message may be
+    delivered by then), rather than pretending it was stopped.
+    """
+    queryset = Nudge.objects.for_org(organization).filter(pk=nudge.pk)
+    cancelled = queryset.filter(status__in=CANCELLABLE).update(status=Nudge.Status.CANCELLED)
+    current = queryset.values_list("status", flat=True).first()
+    if current is None:
+        raise Nudge.DoesNotExist
+    if not cancelled and current != Nudge.Status.CANCELLED:
+        words = {Nudge.Status.SENT: "was already sent", Nudge.Status.SENDING: "is being sent"}
+        state = words.get(current, "is no longer in the queue")
+        raise NudgeNotCancellable(f"This nudge {state}, so it cannot be cancelled.")
+    nudge.status = current
+    return nudge

@@ -232,3 +232,17 @@ def events_to_announce_or_confirm(
         .order_by("scheduled_for", "pk")
         .prefetch_related(_event_nudges(organization))
     )
+
+
+# --- the integrator API's lists -----------------------------------------------------------------
+
+
+def organization_events(*, organization: Organization) -> QuerySet[OrchestratedEvent]:
+    """Every orchestrated event of the organization, for the API's list and lookups. The rows
+    carry ids only for their references, so no join is needed; the view orders them."""
+    return OrchestratedEvent.objects.for_org(organization)
+
+
+def organization_nudges(*, organization: Organization) -> QuerySet[Nudge]:
+    """Every nudge of the organization, planned or sent, for the API's list and lookups."""
+    return Nudge.objects.for_org(organization)

@@ -170,3 +170,42 @@ def member_tasks(*, organization: Organization, member: Member) -> QuerySet[Task
         .select_related("owner__user")
         .order_by(F("done_at").desc(nulls_first=True), "due_on", "pk")
     )
+
+
+@transaction.atomic
+def task_edit(
+    *,
+    organization: Organization,
+    task: Task,
+    title: str | None = None,
+    notes: str | None = None,
+    due_on: dt.date | None = None,
+) -> Task:
+    """Change what a task says or when it is due (None leaves a field as it is), with the rules
+    of ``task_create``: the API's PATCH needs it, the pages only complete, reopen and reassign."""
+    require_same_organization(organization, task=task)
+    changes: dict[str, object] = {}
+    errors: dict[str, str] = {}
+    if title is not None:
+        title = title.strip() if isinstance(title, str) else ""
+        errors["title"] = _title_error(title) or ""
+        changes["title"] = title
+    if due_on is not None:
+        errors["due_on"] = _due_error(due_on) or ""
+        changes["due_on"] = due_on
+    if notes is not None:
+        changes["notes"] = notes.strip() if isinstance(notes, str) else ""
+    errors = {field: message for field, message in errors.items() if message}
+    if errors:
+        raise ValidationError(errors)
+    if changes:
+        Task.objects.for_org(organization).filter(pk=task.pk).update(**changes)
+        for field, value in changes.items():
+            setattr(task, field, value)
+    return task
+
+
+def organization_tasks(*, organization: Organization) -> QuerySet[Task]:
+    """Every task of the organization, for the API's list and lookups (ids only for references;
+    the view orders them)."""
+    return Task.objects.for_org(organization)
