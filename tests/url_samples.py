@@ -58,6 +58,20 @@ def _task_id(organization: Organization) -> int:
     return TaskFactory(member__organization=organization).pk
 
 
+def _event_id(organization: Organization) -> int:
+    from tests.factories import OrchestratedEventFactory
+
+    return OrchestratedEventFactory(
+        member__organization=organization, member__name="Leaky Secret-Member"
+    ).pk
+
+
+def _nudge_id(organization: Organization) -> int:
+    from tests.factories import NudgeFactory
+
+    return NudgeFactory(member__organization=organization, member__name="Leaky Secret-Member").pk
+
+
 # Settings pages (tenancy/settings_views.py).
 
 
@@ -141,6 +155,8 @@ URL_KWARG_SAMPLES: dict[str, SampleMaker] = {
     "milestone_id": _milestone_id,
     "commitment_id": _commitment_id,
     "task_id": _task_id,
+    "event_id": _event_id,
+    "nudge_id": _nudge_id,
     "coverage_model_id": _coverage_model_id,
     "playbook_id": _playbook_id,
     "step_id": _step_id,
