@@ -160,6 +160,8 @@ class DomainEvent(TenantModel):
         BAND_CHANGED = "member.band_changed", "Member band changed"
         MILESTONE_ACHIEVED = "milestone.achieved", "Milestone achieved"
         GOAL_STATUS_CHANGED = "goal.status_changed", "Goal status changed"
+        EVENT_CONFIRMED = "event.confirmed", "Orchestrated event confirmed"
+        NUDGE_FAILED = "nudge.failed", "Nudge failed"
 
     kind = models.CharField(max_length=40, choices=Kind.choices)
     subject_id = models.BigIntegerField(help_text="The id of the row the event is about.")
