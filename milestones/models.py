@@ -41,6 +41,8 @@ class MilestoneDefinition(TenantModel):
         help_text="…when its value is at least this (empty: any value).",
     )
     is_active = models.BooleanField(default=True)
+    # For the API's incremental sync (?updated_since=): a definition changes after it is made.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["expected_after_days", "name"]
@@ -95,6 +97,8 @@ class ProgressMilestone(TenantModel):
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Achieving or reopening changes the row: incremental sync reads this, not created_at.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["due_on", "pk"]
@@ -115,6 +119,7 @@ class ProgressMilestone(TenantModel):
             models.Index(
                 fields=["organization", "definition", "achieved_at"], name="milestone_org_def"
             ),
+            models.Index(fields=["organization", "updated_at"], name="milestone_org_updated"),
         ]
 
     def __str__(self) -> str:
@@ -151,12 +156,15 @@ class Commitment(TenantModel):
     due_on = models.DateField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Keeping or reopening a commitment changes the row: incremental sync reads this.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["due_on", "pk"]
         indexes = [
             models.Index(fields=["organization", "goal", "party"], name="commitment_org_goal"),
             models.Index(fields=["organization", "member", "due_on"], name="commitment_org_member"),
+            models.Index(fields=["organization", "updated_at"], name="commitment_org_updated"),
         ]
 
     def __str__(self) -> str:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from django.db import models
-from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
 from members.models import Member
-from milestones.models import Commitment, MilestoneType, ProgressMilestone
+from milestones.models import Commitment, MilestoneDefinition, MilestoneType, ProgressMilestone
 from outcomes.models import Goal
 from tenancy.models import Organization, Seat
 from tenancy.selectors import organization_today
@@ -188,3 +188,74 @@ def commitments_due(
     if our_side_only:
         queryset = queryset.filter(party__in=Commitment.OUR_SIDE)
     return queryset
+
+
+# --- the API's lists ---------------------------------------------------------------------------
+
+
+class CommitmentStatus(models.TextChoices):
+    DONE = "done", "Done"
+    OVERDUE = "overdue", "Overdue"
+    OPEN = "open", "Open"
+
+
+def milestone_definitions(*, organization: Organization) -> QuerySet[MilestoneDefinition]:
+    """The organization's milestone definitions, in the order members meet them."""
+    return MilestoneDefinition.objects.for_org(organization).order_by(
+        "expected_after_days", "name", "pk"
+    )
+
+
+def progress_milestones(*, organization: Organization) -> QuerySet[ProgressMilestone]:
+    """Every member's milestones, soonest due first; rows carry only ids of what they point
+    at, so a page of them is one query."""
+    return ProgressMilestone.objects.for_org(organization).order_by(
+        F("due_on").asc(nulls_last=True), "pk"
+    )
+
+
+def milestones_with_status(
+    queryset: QuerySet[ProgressMilestone], *, status: str, today: dt.date
+) -> QuerySet[ProgressMilestone]:
+    """Narrow ``queryset`` to one ``MilestoneStatus`` on ``today``: the same cut-offs as
+    ``milestone_status``, as a filter, so a list and its rows never disagree."""
+    soon = today + dt.timedelta(days=DUE_SOON_DAYS)
+    pending = queryset.filter(achieved_at__isnull=True)
+    if status == MilestoneStatus.ACHIEVED:
+        return queryset.filter(achieved_at__isnull=False)
+    if status == MilestoneStatus.OVERDUE:
+        return pending.filter(due_on__lt=today)
+    if status == MilestoneStatus.DUE_SOON:
+        return pending.filter(due_on__gte=today, due_on__lte=soon)
+    if status == MilestoneStatus.UPCOMING:
+        return pending.filter(Q(due_on__isnull=True) | Q(due_on__gt=soon))
+    return queryset.none()
+
+
+def commitments(*, organization: Organization) -> QuerySet[Commitment]:
+    """Every goal's commitments, soonest due first (undated last), ids only."""
+    return Commitment.objects.for_org(organization).order_by(F("due_on").asc(nulls_last=True), "pk")
+
+
+def commitment_status(commitment: Commitment, *, today: dt.date) -> CommitmentStatus:
+    """Done, overdue (open past its due date), or open."""
+    if commitment.done_at is not None:
+        return CommitmentStatus.DONE
+    if commitment.due_on is not None and commitment.due_on < today:
+        return CommitmentStatus.OVERDUE
+    return CommitmentStatus.OPEN
+
+
+def commitments_with_status(
+    queryset: QuerySet[Commitment], *, status: str, today: dt.date
+) -> QuerySet[Commitment]:
+    """Narrow ``queryset`` to one ``CommitmentStatus`` on ``today``, as ``commitment_status``
+    would classify each row."""
+    if status == CommitmentStatus.DONE:
+        return queryset.filter(done_at__isnull=False)
+    pending = queryset.filter(done_at__isnull=True)
+    if status == CommitmentStatus.OVERDUE:
+        return pending.filter(due_on__lt=today)
+    if status == CommitmentStatus.OPEN:
+        return pending.filter(Q(due_on__isnull=True) | Q(due_on__gte=today))
+    return queryset.none()

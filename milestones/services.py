@@ -277,8 +277,29 @@ def milestone_definition_update(
             setattr(definition, field, value)
         raise
     if given:
-        _save_definition(definition, update_fields=list(given))
+        _save_definition(definition, update_fields=[*given, "updated_at"])
     return definition
+
+
+@transaction.atomic
+def milestone_definition_delete(
+    *, organization: Organization, definition: MilestoneDefinition
+) -> None:
+    """Remove a definition made by mistake, as long as nothing was planned from it.
+
+    Milestones planned from a definition are the members' record and point at it, so a used
+    definition stays; switching it off (``is_active``) stops planning it for anyone new.
+    """
+    require_same_organization(organization, definition=definition)
+    _lock_row(MilestoneDefinition, organization, definition.pk)
+    if ProgressMilestone.objects.for_org(organization).filter(definition=definition).exists():
+        raise ValidationError(
+            {
+                "definition": "Milestones were already planned from this definition, so it "
+                "stays; switch it off instead (is_active: false)."
+            }
+        )
+    definition.delete()
 
 
 # --- planning --------------------------------------------------------------------------------
@@ -451,6 +472,52 @@ def milestone_add(
 
 
 @transaction.atomic
+def milestone_record(
+    *,
+    organization: Organization,
+    member: Member,
+    name: str,
+    type: str,
+    due_on: dt.date | None = None,
+    goal: Goal | None = None,
+    definition: MilestoneDefinition | None = None,
+    achieved_at: dt.datetime | None = None,
+    via: str = ProgressMilestone.Via.API,
+) -> ProgressMilestone:
+    """Add a milestone, already achieved when ``achieved_at`` is given: integrators often
+    report a milestone after it happened, and it must not be seen pending in between.
+
+    The rules are ``milestone_add``'s and ``milestone_achieve``'s, reported together; a
+    refusal of either writes nothing.
+    """
+    errors: dict[str, list[str]] = {}
+    if achieved_at is not None:
+        try:
+            _moment_or_error(achieved_at, "achieved_at")
+        except ValidationError as error:
+            errors.update(error.message_dict)
+    try:
+        milestone = milestone_add(
+            organization=organization,
+            member=member,
+            name=name,
+            type=type,
+            due_on=due_on,
+            goal=goal,
+            definition=definition,
+        )
+    except ValidationError as error:
+        raise ValidationError({**error.message_dict, **errors}) from error
+    if errors:
+        raise ValidationError(errors)  # the atomic block drops the milestone just added
+    if achieved_at is not None:
+        milestone_achieve(
+            organization=organization, milestone=milestone, via=via, achieved_at=achieved_at
+        )
+    return milestone
+
+
+@transaction.atomic
 def milestone_achieve(
     *,
     organization: Organization,
@@ -470,7 +537,9 @@ def milestone_achieve(
     updated = (
         ProgressMilestone.objects.for_org(organization)
         .filter(pk=milestone.pk, achieved_at__isnull=True)
-        .update(achieved_at=achieved_at, achieved_via=via, context_event=None)
+        .update(
+            achieved_at=achieved_at, achieved_via=via, context_event=None, updated_at=timezone.now()
+        )
     )
     if not updated:
         stored = (
@@ -500,7 +569,7 @@ def milestone_reopen(
     updated = (
         ProgressMilestone.objects.for_org(organization)
         .filter(pk=milestone.pk, achieved_at__isnull=False)
-        .update(achieved_at=None, achieved_via="", context_event=None)
+        .update(achieved_at=None, achieved_via="", context_event=None, updated_at=timezone.now())
     )
     if not updated:
         raise ValidationError({"milestone": "This milestone is not achieved, so it stays open."})
@@ -536,7 +605,10 @@ def milestones_achieve_from_context_event(
     ProgressMilestone.objects.for_org(organization).filter(
         pk__in=ids, achieved_at__isnull=True
     ).update(
-        achieved_at=event.occurred_at, achieved_via=ProgressMilestone.Via.RULE, context_event=event
+        achieved_at=event.occurred_at,
+        achieved_via=ProgressMilestone.Via.RULE,
+        context_event=event,
+        updated_at=timezone.now(),
     )
     return list(ProgressMilestone.objects.for_org(organization).filter(pk__in=ids))
 
@@ -633,6 +705,7 @@ def _achieve_chunk(organization: Organization, assignments: list[tuple[ContextEv
                 output_field=models.BigIntegerField(),
             ),
             achieved_via=ProgressMilestone.Via.RULE,
+            updated_at=timezone.now(),
         )
     )
 
@@ -697,7 +770,7 @@ def commitment_complete(
     updated = (
         Commitment.objects.for_org(organization)
         .filter(pk=commitment.pk, done_at__isnull=True)
-        .update(done_at=done_at)
+        .update(done_at=done_at, updated_at=timezone.now())
     )
     if not updated:
         stored = (
@@ -721,7 +794,7 @@ def commitment_reopen(*, organization: Organization, commitment: Commitment) -> 
     updated = (
         Commitment.objects.for_org(organization)
         .filter(pk=commitment.pk, done_at__isnull=False)
-        .update(done_at=None)
+        .update(done_at=None, updated_at=timezone.now())
     )
     if not updated:
         raise ValidationError({"commitment": "This commitment is not done, so it stays open."})
