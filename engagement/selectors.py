@@ -541,3 +541,17 @@ def experience_fulfilment_summary(
         overdue=sum(1 for item in elements if item.overdue),
         share=round(fulfilled / len(elements), 4) if elements else None,
     )
+
+
+# --- API lists -----------------------------------------------------------------------------
+
+
+def engagements_for_api(*, organization: Organization) -> QuerySet[Engagement]:
+    """Every engagement of the organization, newest first. Rows carry related ids only, so a
+    page of any length is one query."""
+    return Engagement.objects.for_org(organization).order_by("-occurred_at", "-pk")
+
+
+def context_events_for_api(*, organization: Organization) -> QuerySet[ContextEvent]:
+    """Every context event of the organization, newest first; related ids only, one query."""
+    return ContextEvent.objects.for_org(organization).order_by("-occurred_at", "-pk")

@@ -9,13 +9,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import Q
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from engagement.choices import ONE_TO_MANY_TYPES, EngagementType
 from engagement.models import ContextEvent, Engagement
@@ -23,7 +30,7 @@ from members.models import Member
 from outcomes.models import Goal
 from tenancy.models import Organization, Seat
 from tenancy.rules import require_same_organization
-from tenancy.scope import UnscopedQueryError, current_organization_id
+from tenancy.scope import UnscopedQueryError, current_organization_id, organization_scope
 
 # Clocks drift: an engagement logged "now" on a laptop a few seconds ahead is still now.
 FUTURE_TOLERANCE = dt.timedelta(minutes=1)
@@ -253,6 +260,33 @@ def _clean_context_event_input(
     errors: dict[str, str] = {}
     _merge_organization_errors(errors, organization, member=member)
     _check_saved(errors, member=member)
+    cleaned = _clean_context_event_fields(
+        errors,
+        kind=kind,
+        name=name,
+        occurred_at=occurred_at,
+        value=value,
+        source=source,
+        payload=payload,
+        external_id=external_id,
+    )
+    _raise(errors)
+    return cleaned
+
+
+def _clean_context_event_fields(
+    errors: dict[str, str],
+    *,
+    kind: Any,
+    name: Any,
+    occurred_at: Any,
+    value: Any,
+    source: Any,
+    payload: Any,
+    external_id: Any,
+) -> tuple[str, Decimal | None, dict[str, Any], str]:
+    """The checks of one event's own fields, collected into ``errors`` rather than raised, so
+    the single-event service and the bulk ingest refuse the same input with the same words."""
     _check_choice(errors, "kind", kind, ContextEvent.Kind)
     _check_choice(errors, "source", source, ContextEvent.Source)
     clean_name = (name or "").strip() if isinstance(name, str) else ""
@@ -268,8 +302,8 @@ def _clean_context_event_input(
     if clean_external_id is None or len(clean_external_id) > 120:
         errors["external_id"] = "Give the external id as text of at most 120 characters."
     _check_occurred_at(errors, occurred_at)
-    _raise(errors)
-    return clean_name, clean_value, dict(payload or {}), clean_external_id or ""
+    clean_payload = dict(payload) if isinstance(payload, dict) else {}
+    return clean_name, clean_value, clean_payload, clean_external_id or ""
 
 
 def _event_by_external_id(organization: Organization, external_id: str) -> ContextEvent | None:
@@ -295,6 +329,35 @@ def context_event_record(
     A new event achieves the member's pending milestones whose rule it matches; a re-sent one
     achieves nothing again.
     """
+    event, _created = context_event_record_once(
+        organization=organization,
+        member=member,
+        kind=kind,
+        name=name,
+        occurred_at=occurred_at,
+        value=value,
+        source=source,
+        payload=payload,
+        external_id=external_id,
+    )
+    return event
+
+
+@transaction.atomic
+def context_event_record_once(
+    *,
+    organization: Organization,
+    member: Member,
+    kind: str,
+    name: str,
+    occurred_at: dt.datetime,
+    value: Decimal | int | float | None = None,
+    source: str = ContextEvent.Source.MANUAL,
+    payload: dict[str, Any] | None = None,
+    external_id: str = "",
+) -> tuple[ContextEvent, bool]:
+    """``context_event_record``, also saying whether this call stored the event (True) or
+    found it already stored under the same external id (False): the API answers 201 or 200."""
     from milestones.services import milestones_achieve_from_context_event
 
     name, clean_value, clean_payload, external_id = _clean_context_event_input(
@@ -311,7 +374,7 @@ def context_event_record(
     if external_id:
         existing = _event_by_external_id(organization, external_id)
         if existing is not None:
-            return existing
+            return existing, False
     event = ContextEvent(
         organization=organization,
         member=member,
@@ -334,6 +397,333 @@ def context_event_record(
         existing = _event_by_external_id(organization, external_id) if external_id else None
         if existing is None:
             raise
-        return existing
+        return existing, False
     milestones_achieve_from_context_event(organization=organization, event=event)
-    return event
+    return event, True
+
+
+# --- bulk ingest ---------------------------------------------------------------------------
+
+# Columns of one ingested row; the statement carries len(INGEST_COLUMNS) parameters per row.
+INGEST_COLUMNS = (
+    "organization",
+    "member",
+    "kind",
+    "name",
+    "value",
+    "occurred_at",
+    "source",
+    "payload",
+    "external_id",
+    "recorded_at",
+)
+# Below SQLite's (32,766) and PostgreSQL's (65,535) limits on parameters per statement.
+INGEST_MAX_PARAMETERS = 30_000
+INGEST_ROWS_PER_STATEMENT = INGEST_MAX_PARAMETERS // len(INGEST_COLUMNS)
+
+VANISHED = (
+    "An event with this external id was removed while this one was being stored; send it again."
+)
+
+NUL_REFUSED = "Text may not contain NUL characters (\\u0000)."
+
+# Older instants are typing mistakes, and near year 1 they cannot be converted between zones.
+EARLIEST_OCCURRED_AT = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+
+# Member.pk is a BigAutoField: an id outside it names no member (and must not reach the SQL).
+_MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class IngestAccepted:
+    """An item stored by this call, or found already stored under its external id."""
+
+    index: int
+    id: int
+    member_id: int
+    external_id: str
+    already_stored: bool
+
+
+@dataclass(frozen=True)
+class IngestRefused:
+    """An item refused, with the reason for each field at fault; nothing of it was stored."""
+
+    index: int
+    errors: dict[str, str]
+
+
+@dataclass
+class IngestResult:
+    accepted: list[IngestAccepted] = dataclass_field(default_factory=list)
+    refused: list[IngestRefused] = dataclass_field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        return sum(1 for item in self.accepted if not item.already_stored)
+
+
+@dataclass
+class _Candidate:
+    """A valid item on its way to the database: its position in the request and its row."""
+
+    index: int
+    row: ContextEvent
+    duplicate_of: _Candidate | None = None
+    id: int | None = None
+    member_id: int | None = None  # the stored row's: a re-sent id keeps its first member
+    already_stored: bool = False
+
+
+def _parse_occurred_at(value: Any) -> Any:
+    """ISO 8601 text becomes a datetime; anything unreadable is left for the shared check."""
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            return parse_datetime(value.strip()) or value
+        except ValueError:  # well-formed but impossible, e.g. the 31st of June
+            return value
+    return value
+
+
+def contains_nul(*values: Any) -> bool:
+    """Whether any text inside (keys and values of nested objects too) holds a NUL character,
+    which PostgreSQL's text and jsonb refuse."""
+    stack = list(values)
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
+def _member_reference(errors: dict[str, str], item: Mapping[str, Any]) -> int | str | None:
+    """The member an item names: an id (int) or the organization's own external id (str)."""
+    member_id, external_id = item.get("member_id"), item.get("member_external_id")
+    if (member_id is None) == (external_id is None):
+        errors["member_id"] = "Name the member by member_id or by member_external_id (one)."
+        return None
+    if member_id is not None:
+        if isinstance(member_id, bool) or not isinstance(member_id, int):
+            errors["member_id"] = "Give the member's id as a whole number."
+            return None
+        return member_id
+    cleaned = external_id.strip() if isinstance(external_id, str) else ""
+    if not cleaned or len(cleaned) > Member._meta.get_field("external_id").max_length:
+        errors["member_external_id"] = "Give the member's external id as text of 1-100 characters."
+        return None
+    if contains_nul(cleaned):
+        errors["member_external_id"] = NUL_REFUSED
+        return None
+    return cleaned
+
+
+def _clean_ingest_item(
+    organization: Organization, item: Any, source: str
+) -> tuple[dict[str, str], int | str | None, ContextEvent | None]:
+    """Check one item the way ``context_event_record`` checks its arguments; the member is
+    resolved later, for the whole batch at once."""
+    if not isinstance(item, Mapping):
+        return {"non_field_errors": "Each event must be an object (key: value pairs)."}, None, None
+    errors: dict[str, str] = {}
+    reference = _member_reference(errors, item)
+    occurred_at = _parse_occurred_at(item.get("occurred_at"))
+    name, value, payload, external_id = _clean_context_event_fields(
+        errors,
+        kind=item.get("kind"),
+        name=item.get("name"),
+        occurred_at=occurred_at,
+        value=item.get("value"),
+        source=source,
+        payload=item.get("payload"),
+        external_id=item.get("external_id", ""),
+    )
+    if not errors and contains_nul(item.get("payload"), external_id):
+        errors["payload" if contains_nul(item.get("payload")) else "external_id"] = NUL_REFUSED
+    if not errors and occurred_at < EARLIEST_OCCURRED_AT:
+        errors["occurred_at"] = "Give a date in 1900 or later."
+    if errors:
+        return errors, None, None
+    row = ContextEvent(
+        organization=organization,
+        kind=item["kind"],
+        name=name,
+        value=value,
+        occurred_at=occurred_at,
+        source=source,
+        payload=payload,
+        external_id=external_id,
+    )
+    return errors, reference, row
+
+
+def _resolve_members(
+    organization: Organization, references: Iterable[int | str]
+) -> tuple[set[int], dict[str, int]]:
+    """Which of the referenced ids are this organization's members, and the member id of each
+    referenced external id: one query for the whole batch."""
+    references = list(references)
+    ids = {ref for ref in references if isinstance(ref, int) and 0 < ref <= _MAX_ID}
+    external_ids = {ref for ref in references if isinstance(ref, str)}
+    if not ids and not external_ids:
+        return set(), {}
+    match = Q(pk__in=ids) if ids else Q()
+    if external_ids:
+        match = (
+            (match | Q(external_id__in=external_ids)) if ids else Q(external_id__in=external_ids)
+        )
+    known_ids: set[int] = set()
+    by_external_id: dict[str, int] = {}
+    for pk, external_id in (
+        Member.objects.for_org(organization)
+        .filter(match)
+        .order_by()
+        .values_list("pk", "external_id")
+    ):
+        known_ids.add(pk)
+        if external_id:
+            by_external_id[external_id] = pk
+    return known_ids & ids, by_external_id
+
+
+def _insert_new(rows: list[ContextEvent]) -> list[tuple[int, str]]:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING id, external_id`` for the batch.
+
+    Rows whose external id is already taken in the organization are skipped by the database,
+    so a re-send (or a concurrent copy of the same batch) stores nothing twice; the rows
+    returned are exactly those this statement stored, in the order given (the order Django's
+    own ``bulk_create`` relies on). ``bulk_create(ignore_conflicts=True)`` cannot say which
+    rows it stored, hence Django's insert compiler directly.
+    """
+    meta = ContextEvent._meta
+    fields = [meta.get_field(name) for name in INGEST_COLUMNS]
+    database = router.db_for_write(ContextEvent)
+    stored: list[tuple[int, str]] = []
+    for start in range(0, len(rows), INGEST_ROWS_PER_STATEMENT):
+        query = InsertQuery(ContextEvent, on_conflict=OnConflict.IGNORE)
+        query.insert_values(fields, rows[start : start + INGEST_ROWS_PER_STATEMENT])
+        compiler = query.get_compiler(using=database)
+        compiler.returning_fields = [meta.pk, meta.get_field("external_id")]
+        with connections[database].cursor() as cursor:
+            for sql, params in compiler.as_sql():
+                cursor.execute(sql, params)
+                stored.extend((pk, external_id) for pk, external_id in cursor.fetchall())
+    return stored
+
+
+def _assign_ids(organization: Organization, candidates: list[_Candidate]) -> list[_Candidate]:
+    """Insert the first copy of each external id; give every candidate its stored row's id and
+    member (None when that row vanished meanwhile). Returns the candidates this call stored."""
+    first = [c for c in candidates if c.duplicate_of is None]
+    stored = _insert_new([c.row for c in first])
+    by_external_id = {external_id: pk for pk, external_id in stored if external_id}
+    anonymous = iter(pk for pk, external_id in stored if not external_id)
+    new, taken = [], []
+    for candidate in first:
+        external_id = candidate.row.external_id
+        pk = by_external_id.get(external_id) if external_id else next(anonymous)
+        if pk is None:
+            taken.append(candidate)
+        else:
+            candidate.id = candidate.row.pk = pk
+            candidate.member_id = candidate.row.member_id
+            new.append(candidate)
+    if taken:
+        existing = {
+            external_id: (pk, member_id)
+            for external_id, pk, member_id in ContextEvent.objects.for_org(organization)
+            .filter(external_id__in={c.row.external_id for c in taken})
+            .values_list("external_id", "pk", "member_id")
+        }
+        for candidate in taken:
+            candidate.id, candidate.member_id = existing.get(
+                candidate.row.external_id, (None, None)
+            )
+            candidate.already_stored = True
+    for candidate in candidates:
+        if candidate.duplicate_of is not None:
+            candidate.id, candidate.member_id = (
+                candidate.duplicate_of.id,
+                candidate.duplicate_of.member_id,
+            )
+            candidate.already_stored = True
+    return new
+
+
+def _after_ingest(organization: Organization, events: list[ContextEvent]) -> None:
+    """Once the batch is committed: achieve the milestones its events match, set-based."""
+    from milestones.services import milestones_achieve_from_context_events
+
+    with organization_scope(organization):
+        milestones_achieve_from_context_events(organization=organization, events=events)
+
+
+@transaction.atomic
+def context_events_ingest(
+    *,
+    organization: Organization,
+    items: Sequence[Any],
+    source: str = ContextEvent.Source.API,
+) -> IngestResult:
+    """Record a batch of context events, each once, in one set-based write.
+
+    Each item is checked as ``context_event_record`` checks its arguments (``occurred_at`` may
+    also be ISO 8601 text) and names its member by ``member_id`` or ``member_external_id``; a
+    bad item is refused with its reasons, the others are stored. Idempotent by external id: an
+    id already stored (or repeated in the batch) stores nothing and answers with the stored
+    row. Members are resolved in one query and the rows written in one
+    ``INSERT … ON CONFLICT DO NOTHING``, so the cost grows with the data, not with round trips.
+    The new events achieve the milestones they match once the batch commits (as a single event
+    does) and their members' success gaps are recomputed by the debounced task.
+    """
+    from outcomes.recompute import member_score_changed, recompute_batch
+
+    _require_scope_matches(organization)
+    result = IngestResult()
+    parsed = []
+    for index, item in enumerate(items):
+        errors, reference, row = _clean_ingest_item(organization, item, source)
+        if errors:
+            result.refused.append(IngestRefused(index, errors))
+        else:
+            parsed.append((index, reference, row))
+    known_ids, by_external_id = _resolve_members(organization, (ref for _, ref, _ in parsed))
+    candidates: list[_Candidate] = []
+    firsts: dict[str, _Candidate] = {}
+    for index, reference, row in parsed:
+        member_id = by_external_id.get(reference) if isinstance(reference, str) else reference
+        if member_id is None or (isinstance(reference, int) and member_id not in known_ids):
+            field_name = "member_external_id" if isinstance(reference, str) else "member_id"
+            result.refused.append(
+                IngestRefused(index, {field_name: "No member with this id in your organization."})
+            )
+            continue
+        row.member_id = member_id
+        candidate = _Candidate(index, row)
+        if row.external_id:
+            candidate.duplicate_of = firsts.setdefault(row.external_id, candidate)
+            if candidate.duplicate_of is candidate:
+                candidate.duplicate_of = None
+        candidates.append(candidate)
+    new = _assign_ids(organization, candidates) if candidates else []
+    for c in candidates:
+        if c.id is None:  # its twin was deleted between our insert and our read: rare
+            result.refused.append(IngestRefused(c.index, {"external_id": VANISHED}))
+        else:
+            accepted = IngestAccepted(
+                c.index, c.id, c.member_id, c.row.external_id, c.already_stored
+            )
+            result.accepted.append(accepted)
+    result.refused.sort(key=lambda refused: refused.index)
+    if new:
+        events = [c.row for c in new]
+        transaction.on_commit(partial(_after_ingest, organization, events), robust=True)
+        with recompute_batch():
+            for member_id in {event.member_id for event in events}:
+                member_score_changed(organization_id=organization.pk, member_id=member_id)
+    return result

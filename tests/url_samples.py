@@ -146,7 +146,29 @@ def _advocacy_id(organization: Organization) -> int:
     ).pk
 
 
+def _engagement_id(organization: Organization) -> int:
+    from tests.factories import EngagementFactory
+
+    return EngagementFactory(
+        member__organization=organization,
+        member__name="Leaky Secret-Member",
+        summary="Leaky Secret-Member engagement",
+    ).pk
+
+
+def _context_event_id(organization: Organization) -> int:
+    from tests.factories import ContextEventFactory
+
+    return ContextEventFactory(
+        member__organization=organization,
+        member__name="Leaky Secret-Member",
+        external_id="leaky-secret-event",
+    ).pk
+
+
 URL_KWARG_SAMPLES: dict[str, SampleMaker] = {
+    "engagement_id": _engagement_id,
+    "context_event_id": _context_event_id,
     "org_slug": lambda organization: organization.slug,
     "member_id": _member_id,
     "outcome_id": _outcome_id,
