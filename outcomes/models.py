@@ -21,6 +21,7 @@ class DesiredOutcome(TenantModel):
     description = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-is_active", "created_at", "pk"]
@@ -137,6 +138,7 @@ class Condition(TenantModel):
     state = models.CharField(max_length=8, choices=State.choices, default=State.UNKNOWN)
     evidence = models.TextField(blank=True)
     assessed_on = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["pk"]
@@ -168,6 +170,7 @@ class AppropriateExperience(TenantModel):
     required = models.BooleanField(default=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = "appropriate experience element"

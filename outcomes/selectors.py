@@ -12,7 +12,13 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from members.models import Member
-from outcomes.models import AppropriateExperience, Condition, DesiredOutcome, Goal
+from outcomes.models import (
+    AppropriateExperience,
+    Condition,
+    DesiredOutcome,
+    Goal,
+    SuccessGapSnapshot,
+)
 from outcomes.services import organization_today
 from tenancy.models import Organization
 
@@ -152,3 +158,34 @@ def hollow_goals(*, organization: Organization) -> QuerySet[Goal]:
         .select_related("member", "desired_outcome")
         .order_by("due_on", "pk")
     )
+
+
+# --- the organization's rows, for the API's lists and lookups ------------------------------
+
+
+def desired_outcomes(*, organization: Organization) -> QuerySet[DesiredOutcome]:
+    """Every desired outcome of the organization: one query a page (only ids are joined)."""
+    return DesiredOutcome.objects.for_org(organization)
+
+
+def goals_with_conditions(*, organization: Organization) -> QuerySet[Goal]:
+    """Every goal with its conditions: two queries a page, whatever the number of goals."""
+    conditions = Condition.objects.for_org(organization).order_by("pk")
+    return Goal.objects.for_org(organization).prefetch_related(
+        Prefetch("conditions", queryset=conditions)
+    )
+
+
+def conditions(*, organization: Organization) -> QuerySet[Condition]:
+    """Every condition of every goal of the organization."""
+    return Condition.objects.for_org(organization)
+
+
+def experience_elements(*, organization: Organization) -> QuerySet[AppropriateExperience]:
+    """Every experience element, retired ones included (they stay on record)."""
+    return AppropriateExperience.objects.for_org(organization)
+
+
+def gap_snapshots(*, organization: Organization) -> QuerySet[SuccessGapSnapshot]:
+    """Every member's success-gap history, each with its run (whose weights explain it)."""
+    return SuccessGapSnapshot.objects.for_org(organization).select_related("run")

@@ -30,6 +30,7 @@ from outcomes.models import (
     GoalMetricReading,
     ScoringConfiguration,
 )
+from outcomes.recompute import member_score_changed
 from tenancy.models import Organization
 from tenancy.rules import require_same_organization
 from tenancy.selectors import organization_today
@@ -176,6 +177,57 @@ def desired_outcome_create(
     _full_clean(outcome)
     outcome.save()
     return outcome
+
+
+@transaction.atomic
+def desired_outcome_update(
+    *,
+    organization: Organization,
+    outcome: DesiredOutcome,
+    title: str = UNSET,
+    description: str = UNSET,
+    is_active: bool = UNSET,
+) -> DesiredOutcome:
+    """Reword a desired outcome, or set it aside (inactive) when the member stops pursuing it.
+
+    Only the fields given change. Its goals keep their own statuses and history: setting an
+    outcome aside closes nothing, so a member can take it up again."""
+    require_same_organization(organization, outcome=outcome)
+    outcome = DesiredOutcome.objects.for_org(organization).select_for_update().get(pk=outcome.pk)
+    if title is not UNSET:
+        if not (title or "").strip():
+            raise ValidationError({"title": "Say what the member wants to reach."})
+        outcome.title = title.strip()
+    if description is not UNSET:
+        outcome.description = (description or "").strip()
+    if is_active is not UNSET:
+        outcome.is_active = bool(is_active)
+    _full_clean(outcome)
+    outcome.save()
+    return outcome
+
+
+@transaction.atomic
+def desired_outcome_delete(*, organization: Organization, outcome: DesiredOutcome) -> None:
+    """Remove a desired outcome recorded by mistake.
+
+    Once a goal or an experience element hangs from it, deleting would erase that history
+    (goals would go with it): set it inactive instead."""
+    require_same_organization(organization, outcome=outcome)
+    outcome = DesiredOutcome.objects.for_org(organization).select_for_update().get(pk=outcome.pk)
+    if Goal.objects.for_org(organization).filter(desired_outcome_id=outcome.pk).exists():
+        raise ValidationError(
+            {"outcome": "This desired outcome has goals, whose history is kept: set it inactive."}
+        )
+    elements = AppropriateExperience.objects.for_org(organization)
+    if elements.filter(desired_outcome_id=outcome.pk).exists():
+        raise ValidationError(
+            {
+                "outcome": "Experience elements are tied to this desired outcome: detach or "
+                "retire them first, or set it inactive."
+            }
+        )
+    outcome.delete()
 
 
 # --- goals -----------------------------------------------------------------------------------
@@ -511,9 +563,82 @@ def condition_assess(
     condition.evidence = (evidence or "").strip()
     condition.assessed_on = day
     _full_clean(condition)
-    condition.save(update_fields=["state", "observed_value", "evidence", "assessed_on"])
+    condition.save(
+        update_fields=["state", "observed_value", "evidence", "assessed_on", "updated_at"]
+    )
     _goal_evaluate_locked(organization=organization, goal=goal, now=timezone.now())
     return condition
+
+
+# How a condition is judged: changing any of these makes an earlier verdict meaningless.
+_CONDITION_JUDGEMENT: Final = ("kind", "comparison", "threshold")
+
+
+def _condition_locked_with_open_goal(
+    *, organization: Organization, condition: Condition
+) -> tuple[Condition, Goal]:
+    require_same_organization(organization, condition=condition)
+    condition = Condition.objects.for_org(organization).select_for_update().get(pk=condition.pk)
+    goal = _goal_locked_by_id(organization=organization, goal_id=condition.goal_id)
+    _require_open(goal, field="condition")
+    return condition, goal
+
+
+@transaction.atomic
+def condition_update(
+    *,
+    organization: Organization,
+    condition: Condition,
+    description: str = UNSET,
+    kind: str = UNSET,
+    metric_name: str = UNSET,
+    comparison: str = UNSET,
+    threshold: Decimal | int | str | None = UNSET,
+) -> Condition:
+    """Change what a condition of an open goal asks for; only the fields given change.
+
+    The result is checked as a whole, as a new condition is. A change to how it is judged
+    (kind, comparison, threshold) clears its assessment — the old verdict answered another
+    question — and the goal is re-judged on what is stored then."""
+    condition, goal = _condition_locked_with_open_goal(
+        organization=organization, condition=condition
+    )
+    given = {
+        "description": description,
+        "kind": kind,
+        "metric_name": metric_name,
+        "comparison": comparison,
+        "threshold": threshold,
+    }
+    merged = {
+        name: getattr(condition, name) if value is UNSET else value for name, value in given.items()
+    }
+    built = _condition_build(organization=organization, **merged)
+    rejudged = any(
+        getattr(built, name) != getattr(condition, name) for name in _CONDITION_JUDGEMENT
+    )
+    for name in CONDITION_FIELDS:
+        setattr(condition, name, getattr(built, name))
+    if rejudged:
+        condition.state = Condition.State.UNKNOWN
+        condition.observed_value = None
+        condition.evidence = ""
+        condition.assessed_on = None
+    _full_clean(condition)
+    condition.save()
+    _goal_evaluate_locked(organization=organization, goal=goal, now=timezone.now())
+    return condition
+
+
+@transaction.atomic
+def condition_remove(*, organization: Organization, condition: Condition) -> None:
+    """Drop a condition the member no longer holds from an open goal, then re-judge the goal
+    on the others (a hollow success may so become achieved). A closed goal's verdict stays."""
+    condition, goal = _condition_locked_with_open_goal(
+        organization=organization, condition=condition
+    )
+    condition.delete()
+    _goal_evaluate_locked(organization=organization, goal=goal, now=timezone.now())
 
 
 # --- progress and the rule -------------------------------------------------------------------
@@ -837,6 +962,71 @@ def goal_abandon(*, organization: Organization, goal: Goal, reason: str = "") ->
     )
 
 
+def _renamed(exc: ValidationError, names: Mapping[str, str]) -> ValidationError:
+    """The same errors under the caller's field names (a service's ``value`` is the body's
+    ``current_value``)."""
+    return ValidationError(
+        {names.get(field, field): messages for field, messages in exc.message_dict.items()}
+    )
+
+
+@transaction.atomic
+def goal_update(
+    *,
+    organization: Organization,
+    goal: Goal,
+    current_value: Decimal | int | str = UNSET,
+    recorded_at: dt.datetime | None = None,
+    objective_reached_on: dt.date = UNSET,
+    status: str = UNSET,
+    reason: str = "",
+) -> Goal:
+    """The changes a goal takes once set, each through its own rule, all or nothing.
+
+    - ``current_value``: a reading of its metric (``goal_record_progress``), at ``recorded_at``;
+    - ``objective_reached_on``: a qualitative objective reached (``goal_mark_objective_reached``);
+    - ``status``: only ``abandoned`` is set by hand (``goal_abandon``, with ``reason``): the
+      rule decides active, achieved, hollow and missed, and a pivot supersedes.
+
+    Its objective, measure and time frame are not edited — a pivot replaces the goal so its
+    history is kept — so this takes none of them. Errors come under these argument names.
+    """
+    require_same_organization(organization, goal=goal)
+    errors: dict[str, str] = {}
+    if status is not UNSET and status != goal.status:
+        if status == Goal.Status.SUPERSEDED:
+            errors["status"] = "A goal is superseded by pivoting it into a new one."
+        elif status != Goal.Status.ABANDONED:
+            errors["status"] = (
+                "This status follows the rule: record progress, mark the objective reached or "
+                "assess the conditions. Only 'abandoned' is set by hand."
+            )
+    if recorded_at is not None and current_value is UNSET:
+        errors["recorded_at"] = "Give the value measured at that time (current_value)."
+    _raise_if(errors)
+    if current_value is not UNSET:
+        try:
+            goal = goal_record_progress(
+                organization=organization, goal=goal, value=current_value, recorded_at=recorded_at
+            )
+        except ValidationError as exc:
+            raise _renamed(exc, {"value": "current_value", "goal": "current_value"}) from exc
+    if objective_reached_on is not UNSET:
+        try:
+            goal = goal_mark_objective_reached(
+                organization=organization, goal=goal, reached_on=objective_reached_on
+            )
+        except ValidationError as exc:
+            names = {"reached_on": "objective_reached_on", "goal": "objective_reached_on"}
+            raise _renamed(exc, names) from exc
+    if status == Goal.Status.ABANDONED and goal.status != Goal.Status.ABANDONED:
+        try:
+            goal = goal_abandon(organization=organization, goal=goal, reason=reason)
+        except ValidationError as exc:
+            raise _renamed(exc, {"goal": "status"}) from exc
+    return goal
+
+
 # --- Appropriate Experience ------------------------------------------------------------------
 
 
@@ -974,12 +1164,18 @@ def experience_element_update(
 def experience_element_retire(
     *, organization: Organization, element: AppropriateExperience
 ) -> AppropriateExperience:
-    """Stop expecting an element; it stays on record for what was delivered under it."""
+    """Stop expecting an element; it stays on record for what was delivered under it.
+
+    A queryset update sends no signal, so the member's score is marked stale here (the
+    element no longer counts in experience fulfilment)."""
     require_same_organization(organization, element=element)
+    now = timezone.now()
     AppropriateExperience.objects.for_org(organization).filter(pk=element.pk).update(
-        is_active=False
+        is_active=False, updated_at=now
     )
     element.is_active = False
+    element.updated_at = now
+    member_score_changed(organization_id=organization.pk, member_id=element.member_id)
     return element
 
 

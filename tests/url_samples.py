@@ -58,6 +58,28 @@ def _task_id(organization: Organization) -> int:
     return TaskFactory(member__organization=organization).pk
 
 
+def _experience_id(organization: Organization) -> int:
+    from tests.factories import AppropriateExperienceFactory
+
+    return AppropriateExperienceFactory(member__organization=organization).pk
+
+
+def _snapshot_id(organization: Organization) -> int:
+    from django.utils import timezone
+
+    from outcomes.models import Band, SuccessGapRun, SuccessGapSnapshot
+    from tests.factories import MemberFactory
+
+    now = timezone.now()
+    run = SuccessGapRun.objects.create(
+        organization=organization, computed_at=now, as_of=now.date(), members_scored=1
+    )
+    member = MemberFactory(organization=organization, name="Leaky Secret-Member")
+    return SuccessGapSnapshot.objects.create(
+        organization=organization, run=run, member=member, computed_at=now, band=Band.ON_TRACK
+    ).pk
+
+
 def _event_id(organization: Organization) -> int:
     from tests.factories import OrchestratedEventFactory
 
@@ -141,9 +163,42 @@ def _membership_event_id(organization: Organization) -> int:
 def _advocacy_id(organization: Organization) -> int:
     from tests.factories import AdvocacyFactory
 
-    return AdvocacyFactory(
-        member__organization=organization, member__name="Leaky Secret-Member"
-    ).pk
+    return AdvocacyFactory(member__organization=organization, member__name="Leaky Secret-Member").pk
+
+
+# Webhook settings pages (webhooks/views.py).
+
+
+def _webhook_endpoint(organization: Organization):
+    from webhooks.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.for_org(organization).create(
+        organization=organization,
+        url="https://hooks.example.org/leaky-secret",
+        secret="whsec_leaky-secret",
+        event_types=["member.band_changed"],
+    )
+
+
+def _endpoint_id(organization: Organization) -> int:
+    return _webhook_endpoint(organization).pk
+
+
+def _delivery_id(organization: Organization) -> int:
+    from webhooks.models import WebhookDelivery
+
+    return (
+        WebhookDelivery.objects.for_org(organization)
+        .create(
+            organization=organization,
+            endpoint=_webhook_endpoint(organization),
+            domain_event_id=1,
+            event_kind="member.band_changed",
+            payload={"data": {"name": "Leaky Secret-Member"}},
+            status=WebhookDelivery.Status.FAILED,
+        )
+        .pk
+    )
 
 
 def _engagement_id(organization: Organization) -> int:
@@ -170,6 +225,8 @@ URL_KWARG_SAMPLES: dict[str, SampleMaker] = {
     "engagement_id": _engagement_id,
     "context_event_id": _context_event_id,
     "org_slug": lambda organization: organization.slug,
+    "endpoint_id": _endpoint_id,
+    "delivery_id": _delivery_id,
     "member_id": _member_id,
     "outcome_id": _outcome_id,
     "goal_id": _goal_id,
@@ -177,6 +234,8 @@ URL_KWARG_SAMPLES: dict[str, SampleMaker] = {
     "milestone_id": _milestone_id,
     "commitment_id": _commitment_id,
     "task_id": _task_id,
+    "experience_id": _experience_id,
+    "snapshot_id": _snapshot_id,
     "event_id": _event_id,
     "nudge_id": _nudge_id,
     "coverage_model_id": _coverage_model_id,

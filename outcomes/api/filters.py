@@ -1,0 +1,94 @@
+"""Filters of the outcomes API's lists. Ids are plain numbers (never a choice of rows, whose
+queryset would be built outside the caller's organization)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from outcomes.models import (
+    AppropriateExperience,
+    Band,
+    Condition,
+    DesiredOutcome,
+    Goal,
+    SuccessGapSnapshot,
+)
+from tenancy.api.filters import updated_since
+
+
+def _id(field_name: str, label: str) -> django_filters.NumberFilter:
+    return django_filters.NumberFilter(field_name=field_name, label=label)
+
+
+class DesiredOutcomeFilter(django_filters.FilterSet):
+    member = _id("member_id", "Only this member's desired outcomes.")
+    is_active = django_filters.BooleanFilter()
+    updated_since = updated_since()
+
+    class Meta:
+        model = DesiredOutcome
+        fields: list[str] = []
+
+
+class GoalFilter(django_filters.FilterSet):
+    member = _id("member_id", "Only this member's goals.")
+    desired_outcome = _id("desired_outcome_id", "Only the goals of this desired outcome.")
+    status = django_filters.MultipleChoiceFilter(
+        choices=Goal.Status.choices, label="Only goals in these statuses (repeat to give several)."
+    )
+    updated_since = django_filters.IsoDateTimeFilter(
+        method="changed_since",
+        label="Only goals changed (status changes included) at or after this ISO 8601 instant.",
+    )
+
+    class Meta:
+        model = Goal
+        fields: list[str] = []
+
+    def changed_since(self, queryset: QuerySet[Goal], name: str, value: dt.datetime):
+        """A status change moves only the status columns (the rule keeps the row's story), so
+        it counts through ``status_changed_at`` as well as ``updated_at``."""
+        return queryset.filter(Q(updated_at__gte=value) | Q(status_changed_at__gte=value))
+
+
+class ConditionFilter(django_filters.FilterSet):
+    goal = _id("goal_id", "Only this goal's conditions.")
+    member = _id("goal__member_id", "Only the conditions of this member's goals.")
+    state = django_filters.ChoiceFilter(choices=Condition.State.choices)
+    updated_since = updated_since()
+
+    class Meta:
+        model = Condition
+        fields: list[str] = []
+
+
+class ExperienceFilter(django_filters.FilterSet):
+    member = _id("member_id", "Only this member's experience elements.")
+    desired_outcome = _id("desired_outcome_id", "Only the elements tied to this outcome.")
+    is_active = django_filters.BooleanFilter(label="False lists the retired elements.")
+    required = django_filters.BooleanFilter()
+    updated_since = updated_since()
+
+    class Meta:
+        model = AppropriateExperience
+        fields: list[str] = []
+
+
+class SnapshotFilter(django_filters.FilterSet):
+    member = _id("member_id", "Only this member's history.")
+    band = django_filters.ChoiceFilter(choices=Band.choices)
+    since = django_filters.IsoDateTimeFilter(
+        field_name="computed_at", lookup_expr="gte", label="Computed at or after this instant."
+    )
+    until = django_filters.IsoDateTimeFilter(
+        field_name="computed_at", lookup_expr="lte", label="Computed at or before this instant."
+    )
+    # Snapshots are never changed: "updated" is when they were computed.
+    updated_since = updated_since("computed_at")
+
+    class Meta:
+        model = SuccessGapSnapshot
+        fields: list[str] = []
