@@ -30,8 +30,6 @@ from members.services import advocacy_record, member_create, member_update, memb
 from tenancy.api.pagination import StreamCursorPagination
 from tenancy.api.views import TenantViewSet
 
-ID_PATTERN = "[0-9]+"
-
 
 @extend_schema_view(**MEMBER_DOCS)
 class MemberViewSet(
@@ -43,7 +41,6 @@ class MemberViewSet(
 ):
     queryset_model = Member
     lookup_url_kwarg = "member_id"
-    lookup_value_regex = ID_PATTERN
     filterset_class = MemberFilter
     ordering_fields = ["name", "success_gap", "updated_at"]
     ordering = ["name", "pk"]
@@ -88,7 +85,6 @@ class AppendOnlyViewSet(
     """A stream of recorded facts: listed by cursor, newest recorded first, created through a
     service, never edited or deleted."""
 
-    lookup_value_regex = ID_PATTERN
     pagination_class = StreamCursorPagination
     ordering_fields = ["recorded_at", "pk"]
     ordering = ["-recorded_at", "-pk"]
