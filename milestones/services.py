@@ -425,7 +425,15 @@ def _default_due_on(
         start = goal.starts_on if goal is not None else None
     else:
         start = member.joined_on
-    return start + dt.timedelta(days=definition.expected_after_days) if start else None
+    if start is None:
+        return None
+    try:
+        return start + dt.timedelta(days=definition.expected_after_days)
+    except OverflowError:
+        # A start near the calendar's end (a typo, usually): say so rather than fail.
+        raise ValidationError(
+            {"due_on": "Counted from its start, this would fall past the year 9999: give it."}
+        ) from None
 
 
 @transaction.atomic
