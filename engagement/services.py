@@ -7,6 +7,7 @@ at fault, so the browser and the API can show the error next to the field.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,7 +31,7 @@ from members.models import Member
 from outcomes.models import Goal
 from tenancy.models import Organization, Seat
 from tenancy.rules import require_same_organization
-from tenancy.scope import UnscopedQueryError, current_organization_id, organization_scope
+from tenancy.scope import UnscopedQueryError, current_organization_id
 
 # Clocks drift: an engagement logged "now" on a laptop a few seconds ahead is still now.
 FUTURE_TOLERANCE = dt.timedelta(minutes=1)
@@ -56,8 +57,14 @@ def _merge_organization_errors(
         errors.update({field: messages[0] for field, messages in exc.message_dict.items()})
 
 
+@functools.cache
+def _choice_values(choices: Any) -> frozenset[str]:
+    """The allowed values of a choices class, computed once: a batch checks thousands."""
+    return frozenset(choices.values)
+
+
 def _check_choice(errors: dict[str, str], field: str, value: str, choices: Any) -> None:
-    if value not in choices.values:
+    if not isinstance(value, str) or value not in _choice_values(choices):
         allowed = ", ".join(choices.values)
         errors[field] = f"{value!r} is not a known {field}. Use one of: {allowed}."
 
@@ -574,9 +581,9 @@ def _resolve_members(
         return set(), {}
     match = Q(pk__in=ids) if ids else Q()
     if external_ids:
-        match = (
-            (match | Q(external_id__in=external_ids)) if ids else Q(external_id__in=external_ids)
-        )
+        # "<> ''" repeats the partial unique index's condition, so the index serves the lookup.
+        by_external = Q(external_id__in=external_ids) & ~Q(external_id="")
+        match = (match | by_external) if ids else by_external
     known_ids: set[int] = set()
     by_external_id: dict[str, int] = {}
     for pk, external_id in (
@@ -638,6 +645,7 @@ def _assign_ids(organization: Organization, candidates: list[_Candidate]) -> lis
             external_id: (pk, member_id)
             for external_id, pk, member_id in ContextEvent.objects.for_org(organization)
             .filter(external_id__in={c.row.external_id for c in taken})
+            .exclude(external_id="")  # the partial unique index's condition: it serves the read
             .values_list("external_id", "pk", "member_id")
         }
         for candidate in taken:
@@ -655,12 +663,37 @@ def _assign_ids(organization: Organization, candidates: list[_Candidate]) -> lis
     return new
 
 
-def _after_ingest(organization: Organization, events: list[ContextEvent]) -> None:
-    """Once the batch is committed: achieve the milestones its events match, set-based."""
-    from milestones.services import milestones_achieve_from_context_events
+def _send_follow_up(organization_id: int, event_ids: list[int]) -> None:
+    from engagement.tasks import context_events_ingested
 
-    with organization_scope(organization):
-        milestones_achieve_from_context_events(organization=organization, events=events)
+    context_events_ingested.apply_async(
+        kwargs={"organization_id": organization_id, "event_ids": event_ids}, expires=24 * 3600
+    )
+
+
+@transaction.atomic
+def context_events_follow_up(*, organization: Organization, event_ids: Iterable[int]) -> int:
+    """What a stored batch sets off, run by the worker once the batch has committed: achieve
+    the pending milestones its events match (set-based, earliest event first, as
+    ``milestones_achieve_from_context_events`` does), then mark the members' success gaps stale
+    so one debounced recompute scores them with those milestones. Returns the milestones
+    achieved. Events no longer stored are skipped; running it twice achieves nothing twice.
+    """
+    from milestones.services import milestones_achieve_from_context_events
+    from outcomes.recompute import member_score_changed, recompute_batch
+
+    events = list(
+        ContextEvent.objects.for_org(organization)
+        .filter(pk__in=list(event_ids))
+        .only("pk", "organization_id", "member_id", "name", "value", "occurred_at")
+    )
+    if not events:
+        return 0
+    achieved = milestones_achieve_from_context_events(organization=organization, events=events)
+    with recompute_batch():
+        for member_id in {event.member_id for event in events}:
+            member_score_changed(organization_id=organization.pk, member_id=member_id)
+    return achieved
 
 
 @transaction.atomic
@@ -678,11 +711,10 @@ def context_events_ingest(
     id already stored (or repeated in the batch) stores nothing and answers with the stored
     row. Members are resolved in one query and the rows written in one
     ``INSERT … ON CONFLICT DO NOTHING``, so the cost grows with the data, not with round trips.
-    The new events achieve the milestones they match once the batch commits (as a single event
-    does) and their members' success gaps are recomputed by the debounced task.
+    Once the batch commits, one task (``context_events_follow_up``) achieves the milestones the
+    new events match, as a single event does, and then has their members' success gaps
+    recomputed by the debounced task; the request does not wait for either.
     """
-    from outcomes.recompute import member_score_changed, recompute_batch
-
     _require_scope_matches(organization)
     result = IngestResult()
     parsed = []
@@ -721,9 +753,6 @@ def context_events_ingest(
             result.accepted.append(accepted)
     result.refused.sort(key=lambda refused: refused.index)
     if new:
-        events = [c.row for c in new]
-        transaction.on_commit(partial(_after_ingest, organization, events), robust=True)
-        with recompute_batch():
-            for member_id in {event.member_id for event in events}:
-                member_score_changed(organization_id=organization.pk, member_id=member_id)
+        event_ids = [c.id for c in new]
+        transaction.on_commit(partial(_send_follow_up, organization.pk, event_ids), robust=True)
     return result

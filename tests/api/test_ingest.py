@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from engagement.api.ingest import BULK_MAX
 from engagement.models import ContextEvent
+from engagement.tasks import context_events_ingested
 from milestones.models import ProgressMilestone
 from outcomes.models import SuccessGapSnapshot
 from outcomes.tasks import recompute_members
@@ -245,52 +246,49 @@ def test_bulk_resolves_before_the_detail_route(api, tenant_a):
     assert response.json()["stored"] == 1
 
 
-def _queries_for(client, organization, count: int, tag: str, capture_callbacks, definition) -> int:
+def _post_batch(client, organization, count: int, tag: str, definition) -> tuple[int, dict]:
+    """Post one event for each of ``count`` new members (each with a milestone the event
+    achieves, one named by external id); returns the request's query count and its answer."""
     members = MemberFactory.create_batch(count, organization=organization)
     for member in members:
         ProgressMilestoneFactory(member=member, definition=definition)
     members[0].external_id = f"ext-{tag}"
     members[0].save()
     items = [event(m, 1, external_id=f"{tag}-{m.pk}") for m in members]
-    items[0] = {**items[0], "member_id": None, "member_external_id": f"ext-{tag}"}
-    items[0].pop("member_id")
-    with CaptureQueriesContext(connection) as queries, capture_callbacks(execute=True):
+    items[0] = {k: v for k, v in items[0].items() if k != "member_id"}
+    items[0]["member_external_id"] = f"ext-{tag}"
+    with CaptureQueriesContext(connection) as queries:
         body = client.post(URL, items, format="json").json()
     assert body["stored"] == count
-    return len(queries)
+    return len(queries), body
 
 
-def test_the_number_of_queries_does_not_grow_with_the_batch(
-    api, tenant_a, django_capture_on_commit_callbacks
-):
-    """Milestone matching (run after commit) included: each member has a milestone to achieve."""
+def test_the_number_of_queries_does_not_grow_with_the_batch(api, tenant_a):
+    """The request, and the follow-up that matches milestones, each in a fixed number."""
     organization = tenant_a.organization
     definition = MilestoneDefinitionFactory(organization=organization, match_event_name="logins")
     client = api(tenant_a)
-    counts = []
+    requests, follow_ups = [], []
     for count, tag in ((10, "small"), (100, "large")):
-        with organization_scope(organization):
-            before = (
-                ProgressMilestone.objects.for_org(organization)
-                .filter(achieved_at__isnull=False)
-                .count()
+        queries, body = _post_batch(client, organization, count, tag, definition)
+        requests.append(queries)
+        with CaptureQueriesContext(connection) as queries:
+            achieved = context_events_ingested(
+                organization_id=organization.pk, event_ids=[a["id"] for a in body["accepted"]]
             )
-        counts.append(
-            _queries_for(
-                client, organization, count, tag, django_capture_on_commit_callbacks, definition
-            )
-        )
-        with organization_scope(organization):
-            after = (
-                ProgressMilestone.objects.for_org(organization)
-                .filter(achieved_at__isnull=False)
-                .count()
-            )
-        assert after - before == count
-    assert counts[0] == counts[1]
+        assert achieved == count
+        follow_ups.append(len(queries))
+    assert requests[0] == requests[1]
+    assert follow_ups[0] == follow_ups[1]
 
 
-def test_new_events_achieve_milestones_and_schedule_one_recompute(
+def _take_follow_up(broker_queue) -> dict:
+    messages = broker_queue()
+    assert [m["task"] for m in messages] == ["engagement.context_events_ingested"]
+    return messages[0]
+
+
+def test_new_events_achieve_milestones_then_one_recompute_scores_their_members(
     api, tenant_a, broker_queue, django_capture_on_commit_callbacks
 ):
     organization = tenant_a.organization
@@ -309,10 +307,18 @@ def test_new_events_achieve_milestones_and_schedule_one_recompute(
     with django_capture_on_commit_callbacks(execute=True):
         body = api(tenant_a).post(URL, items, format="json").json()
     assert body["stored"] == 3
+    follow_up = _take_follow_up(broker_queue)
+    assert follow_up["organization_id"] == organization.pk
+    assert sorted(follow_up["event_ids"]) == sorted(a["id"] for a in body["accepted"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        achieved = context_events_ingested(
+            organization_id=follow_up["organization_id"], event_ids=follow_up["event_ids"]
+        )
+    assert achieved == 1
     with organization_scope(organization):
-        early.refresh_from_db()
-        too_low.refresh_from_db()
-        untouched.refresh_from_db()
+        for milestone in (early, too_low, untouched):
+            milestone.refresh_from_db()
     winner = next(a["id"] for a in body["accepted"] if a["index"] == 1)  # the earliest match
     assert early.achieved_via == ProgressMilestone.Via.RULE
     assert early.context_event_id == winner
@@ -329,13 +335,18 @@ def test_new_events_achieve_milestones_and_schedule_one_recompute(
     ]
     recompute_members(organization_id=organization.pk, member_ids=messages[0]["member_ids"])
     with organization_scope(organization):
-        scored = set(
-            SuccessGapSnapshot.objects.for_org(organization).values_list("member_id", flat=True)
+        scored = dict(
+            SuccessGapSnapshot.objects.for_org(organization).values_list(
+                "member_id", "milestones_done"
+            )
         )
-    assert scored == {first.pk, second.pk}
+    assert set(scored) == {first.pk, second.pk}
+    # The recompute ran after the matching: it counts the milestone just achieved.
+    assert scored[first.pk] == 1
+    assert scored[second.pk] == 0
 
 
-def test_a_resent_batch_matches_nothing_and_schedules_nothing(
+def test_a_resent_batch_sets_nothing_off(
     api, tenant_a, broker_queue, django_capture_on_commit_callbacks
 ):
     organization = tenant_a.organization
@@ -345,12 +356,11 @@ def test_a_resent_batch_matches_nothing_and_schedules_nothing(
     client = api(tenant_a)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(URL, items, format="json")
-    broker_queue()
+    _take_follow_up(broker_queue)
     milestone = ProgressMilestoneFactory(member=member, definition=definition)
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         body = client.post(URL, items, format="json").json()
     assert body["already_stored"] == 1
-    assert callbacks == []
     assert broker_queue() == []
     with organization_scope(organization):
         milestone.refresh_from_db()
