@@ -62,6 +62,8 @@ class OwnerSerializer(serializers.Serializer):
 class MemberSerializer(serializers.ModelSerializer):
     kind = MemberKindField()
     status = MemberStatusField()
+    # Plain text, not "format: email": a member without a known address reads "".
+    email = serializers.CharField(help_text="The member's email address; empty when unknown.")
     owner = OwnerSerializer(allow_null=True, help_text="The owning MSM or admin, or null.")
     coverage_model_id = serializers.IntegerField(
         allow_null=True, help_text="The coverage model this member matched last."

@@ -30,6 +30,10 @@ from members.services import advocacy_record, member_create, member_update, memb
 from tenancy.api.pagination import StreamCursorPagination
 from tenancy.api.views import TenantViewSet
 
+# Any id shape reaches the lookup (DRF's default stops at a dot), so "1.5" or "abc" answers the
+# API's JSON 404 rather than the site's HTML one.
+ANY_ID = "[^/]+"
+
 
 @extend_schema_view(**MEMBER_DOCS)
 class MemberViewSet(
@@ -41,6 +45,7 @@ class MemberViewSet(
 ):
     queryset_model = Member
     lookup_url_kwarg = "member_id"
+    lookup_value_regex = ANY_ID
     filterset_class = MemberFilter
     ordering_fields = ["name", "success_gap", "updated_at"]
     ordering = ["name", "pk"]
@@ -85,6 +90,7 @@ class AppendOnlyViewSet(
     """A stream of recorded facts: listed by cursor, newest recorded first, created through a
     service, never edited or deleted."""
 
+    lookup_value_regex = ANY_ID
     pagination_class = StreamCursorPagination
     ordering_fields = ["recorded_at", "pk"]
     ordering = ["-recorded_at", "-pk"]

@@ -749,7 +749,7 @@ def test_advocacy_list_queries_do_not_grow_with_rows(api, tenant_a):
 
 
 @pytest.mark.parametrize("url", [MEMBERS, EVENTS, ADVOCACY])
-@pytest.mark.parametrize("lookup", ["abc", "%C2%84", "0", str(2**70)])
+@pytest.mark.parametrize("lookup", ["abc", "%C2%84", "0", "0.5", "-1", str(2**70)])
 def test_odd_ids_answer_404_in_the_api_shape(api, tenant_a, url, lookup):
     response = api(tenant_a).get(f"{url}{lookup}/")
     assert response.status_code == 404
