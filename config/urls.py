@@ -22,4 +22,5 @@ urlpatterns = [
     path("", include("orchestration.urls")),  # namespace "public": /e/confirm/<token>/
     path("", include("members.urls")),
     path("", include("members.urls_extra")),  # namespace "members_extra": portfolio, CSV import
+    path("", include("webhooks.urls")),  # namespace "webhooks": settings/webhooks/
 ]

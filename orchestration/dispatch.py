@@ -41,6 +41,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from orchestration.models import Nudge
+from tenancy.models import DomainEvent
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,11 @@ _ORGANIZATION_SQL = f"""
 _SENT_SQL = f"""
     UPDATE {TABLE} SET status = %s, sent_at = %s, last_error = ''
      WHERE id = %s AND organization_id = %s AND status = %s AND claim_token = %s
+"""  # noqa: S608
+
+_STALE_FAILING_SQL = f"""
+    SELECT id, organization_id, member_id, seat_id, channel, attempts FROM {TABLE}
+     WHERE status = %s AND claimed_at <= %s AND attempts >= %s
 """  # noqa: S608
 
 LEASE_EXPIRED = "The worker sending it stopped before finishing (its lease ran out)."
@@ -209,7 +215,8 @@ def nudges_release_stale(*, lease_seconds: int = 300, now: dt.datetime | None = 
     """
     cutoff = (now or timezone.now()) - dt.timedelta(seconds=lease_seconds)
     limit = settings.NUDGE_MAX_ATTEMPTS
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        _stale_failures_announce(cursor, cutoff=cutoff, limit=limit)
         cursor.execute(
             _RELEASE_SQL,
             [limit, FAILED, SCHEDULED, limit, LEASE_EXPIRED, SENDING, _db_datetime(cutoff)],
@@ -218,6 +225,54 @@ def nudges_release_stale(*, lease_seconds: int = 300, now: dt.datetime | None = 
     if released:
         logger.warning("Released %d nudges whose worker stopped mid-send.", released)
     return released
+
+
+def _stale_failures_announce(cursor, *, cutoff: dt.datetime, limit: int) -> None:
+    """A ``nudge.failed`` domain event for each stale claim the release is about to fail, in
+    its transaction (the rows are locked on PostgreSQL, so two sweepers announce each once)."""
+    sql = _STALE_FAILING_SQL + (" FOR UPDATE" if connection.vendor == "postgresql" else "")
+    cursor.execute(sql, [SENDING, _db_datetime(cutoff), limit])
+    columns = [column[0] for column in cursor.description]
+    rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    _failed_domain_events([{**row, "error": LEASE_EXPIRED} for row in rows])
+
+
+def _failed_row(nudge: Nudge, error: str) -> dict:
+    return {
+        "id": nudge.pk,
+        "organization_id": nudge.organization_id,
+        "member_id": nudge.member_id,
+        "seat_id": nudge.seat_id,
+        "channel": nudge.channel,
+        "attempts": nudge.attempts,
+        "error": error,
+    }
+
+
+def _failed_domain_events(rows: list[dict]) -> None:
+    """Record that these nudges failed for good (webhooks announce it to integrators)."""
+    if not rows:
+        return
+    at = timezone.now()
+    DomainEvent.objects.unscoped().bulk_create(
+        [
+            DomainEvent(
+                organization_id=row["organization_id"],
+                kind=DomainEvent.Kind.NUDGE_FAILED,
+                subject_id=row["id"],
+                occurred_at=at,
+                payload={
+                    "nudge_id": row["id"],
+                    "member_id": row["member_id"],
+                    "seat_id": row["seat_id"],
+                    "channel": row["channel"],
+                    "attempts": row["attempts"],
+                    "error": row["error"],
+                },
+            )
+            for row in rows
+        ]
+    )
 
 
 def nudge_message_id(*, organization_id: int, idempotency_key: str) -> str:
@@ -306,8 +361,10 @@ def _record_failure(*, nudge: Nudge, claimed, error: Exception) -> str:
     message = f"{type(error).__name__}: {error}"[:ERROR_LENGTH]
     final = isinstance(error, PermanentSendError) or nudge.attempts >= settings.NUDGE_MAX_ATTEMPTS
     if final:
-        if not claimed.update(status=Nudge.Status.FAILED, last_error=message):
-            return Outcome.SUPERSEDED
+        with transaction.atomic():
+            if not claimed.update(status=Nudge.Status.FAILED, last_error=message):
+                return Outcome.SUPERSEDED
+            _failed_domain_events([_failed_row(nudge, message)])
         logger.error("Nudge %s failed for good: %s", nudge.pk, message)
         return Outcome.FAILED
     retry_at = timezone.now() + dt.timedelta(minutes=2**nudge.attempts)

@@ -51,7 +51,7 @@ from django.utils import timezone
 from members.models import Member
 from orchestration.models import Enrollment, Nudge, OrchestratedEvent, PlaybookStep
 from orchestration.nudges import NudgeSpec, nudges_cancel, nudges_plan
-from tenancy.models import Organization, Seat
+from tenancy.models import DomainEvent, Organization, Seat
 from tenancy.rules import require_same_organization
 
 logger = logging.getLogger(__name__)
@@ -470,7 +470,30 @@ def orchestrated_event_confirm(
         )
         if not already.exists():
             _refuse(organization, event, "be confirmed")
-    return EventConfirmation(event=_reload(organization, event), recorded=bool(recorded))
+        return EventConfirmation(event=_reload(organization, event), recorded=False)
+    confirmed = _reload(organization, event)
+    _confirmed_domain_event(organization, confirmed)
+    return EventConfirmation(event=confirmed, recorded=True)
+
+
+def _confirmed_domain_event(organization: Organization, event: OrchestratedEvent) -> None:
+    """Tell the rest of the system (webhooks) that the member confirmed, in the same
+    transaction as the confirmation, so it is announced exactly when it is recorded."""
+    DomainEvent.objects.for_org(organization).create(
+        organization=organization,
+        kind=DomainEvent.Kind.EVENT_CONFIRMED,
+        subject_id=event.pk,
+        occurred_at=event.confirmed_at,
+        payload={
+            "event_id": event.pk,
+            "member_id": event.member_id,
+            "title": event.title,
+            "status": event.status,
+            "scheduled_for": event.scheduled_for.isoformat(),
+            "happened_at": event.happened_at.isoformat() if event.happened_at else None,
+            "confirmed_at": event.confirmed_at.isoformat(),
+        },
+    )
 
 
 @transaction.atomic

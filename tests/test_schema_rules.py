@@ -11,7 +11,15 @@ from django.db import models
 from tenancy.managers import TenantManager
 from tenancy.models import TenantModel
 
-OUR_APPS = ["tenancy", "members", "outcomes", "engagement", "milestones", "orchestration"]
+OUR_APPS = [
+    "tenancy",
+    "members",
+    "outcomes",
+    "engagement",
+    "milestones",
+    "orchestration",
+    "webhooks",
+]
 
 # Global rows that are not any one organization's data.
 NOT_TENANT_SCOPED = {
@@ -23,6 +31,7 @@ NOT_TENANT_SCOPED = {
 GLOBAL_INDEXES = {
     "nudge_due_queue": "the dispatcher claims due nudges of every organization, oldest first",
     "nudge_sending_lease": "the sweeper finds claims whose worker died, in every organization",
+    "webhookdelivery_due_queue": "the webhook sender claims due deliveries of every organization",
     "apikey_live": "an API request names no organization: its key is found by prefix first",
 }
 

@@ -143,7 +143,7 @@ def webhook_set_active(
     if request.htmx:
         return _list_answer(request)
     state = "switched on" if active else "switched off"
-    return _done(request, f"{endpoint.url} {state}.", "webhooks:settings_webhooks")
+    return _done(request, f"{endpoint.url} {state}.", "webhooks:endpoint_list")
 
 
 @admin_only
@@ -162,7 +162,7 @@ def webhook_delete(request: HttpRequest, org_slug: str, endpoint: WebhookEndpoin
     webhook_endpoint_delete(organization=request.organization, endpoint=endpoint)
     if request.htmx:
         return _list_answer(request)
-    return _done(request, f"{endpoint.url} removed.", "webhooks:settings_webhooks")
+    return _done(request, f"{endpoint.url} removed.", "webhooks:endpoint_list")
 
 
 @admin_only
@@ -185,5 +185,5 @@ def delivery_replay(request: HttpRequest, org_slug: str, delivery: WebhookDelive
         return _list_answer(request, replayed=delivery.pk)
     note = f"Delivery {delivery.pk} queued to be sent again."
     if on_endpoint:
-        return _done(request, note, "webhooks:settings_webhook", endpoint_id=endpoint.pk)
-    return _done(request, note, "webhooks:settings_webhooks")
+        return _done(request, note, "webhooks:endpoint", endpoint_id=endpoint.pk)
+    return _done(request, note, "webhooks:endpoint_list")

@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "engagement",
     "milestones",
     "orchestration",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -291,6 +292,26 @@ CELERY_BEAT_SCHEDULE: dict = {
 TANDEM_BASE_URL = env.str("TANDEM_BASE_URL", default="http://127.0.0.1:8000")
 TANDEM_CONFIRM_LINK_DAYS_AFTER_EVENT = env.int("TANDEM_CONFIRM_LINK_DAYS_AFTER_EVENT", default=30)
 TANDEM_CONFIRM_LINK_MAX_AGE = env.int("TANDEM_CONFIRM_LINK_MAX_AGE", default=None)
+
+# Webhooks (webhooks/): signed POSTs of domain events to the URLs admins register. Outbound URLs
+# must be https and resolve to public addresses; the two ALLOW settings relax that for
+# development (a receiver on http://127.0.0.1) and stay off in every shipped settings module.
+WEBHOOK_ALLOW_INSECURE = env.bool("WEBHOOK_ALLOW_INSECURE", default=False)
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_BACKOFF_SECONDS = env.int("WEBHOOK_BACKOFF_SECONDS", default=30)  # doubles per attempt
+WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=6 * 3600)
+WEBHOOK_SEND_BATCH = env.int("WEBHOOK_SEND_BATCH", default=50)
+WEBHOOK_SEND_BUDGET_SECONDS = env.int("WEBHOOK_SEND_BUDGET_SECONDS", default=25)
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=120)
+WEBHOOK_FANOUT_GRACE_SECONDS = env.int("WEBHOOK_FANOUT_GRACE_SECONDS", default=10)
+CELERY_BEAT_SCHEDULE["webhooks-deliver"] = {
+    # Fan new domain events out to endpoints, then send what is due (retries included).
+    "task": "webhooks.deliver",
+    "schedule": 30.0,
+    "options": {"expires": 45},
+}
 
 # Organizations larger than this are scored in chunks of this many members, one task each.
 SUCCESS_GAP_CHUNK_SIZE = env.int("SUCCESS_GAP_CHUNK_SIZE", default=50_000)
