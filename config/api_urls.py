@@ -12,6 +12,7 @@ ROUTE_MODULES = [
     "engagement.api.routes",
     "milestones.api.routes",
     "orchestration.api.routes",
+    "webhooks.api.routes",
 ]
 
 

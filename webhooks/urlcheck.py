@@ -76,7 +76,7 @@ def resolve(host: str, port: int) -> tuple[str, ...]:
     """Every address ``host`` resolves to (for TCP), in the resolver's order."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError, OSError):
+    except (UnicodeError, OSError, ValueError):  # gaierror is an OSError
         raise _refuse(f"The host name “{host}” could not be resolved.") from None
     addresses = tuple(dict.fromkeys(info[4][0] for info in infos))
     if not addresses:

@@ -33,9 +33,7 @@ def test_the_settings_navigation_links_the_page(login, tenant_a):
     assert f'href="{url("endpoint_list", tenant_a)}" aria-current="page">Webhooks' in body
     assert 'id="webhooks-area"' in body and "No endpoint yet." in body
     overview = reverse("tenancy:settings", kwargs={"org_slug": tenant_a.organization.slug})
-    assert (
-        url("endpoint_list", tenant_a) in login(tenant_a.admin).get(overview).content.decode()
-    )
+    assert url("endpoint_list", tenant_a) in login(tenant_a.admin).get(overview).content.decode()
 
 
 def test_an_endpoint_is_added_and_its_secret_shown_once(login, local_webhooks, tenant_a):
@@ -106,10 +104,7 @@ def test_only_admins_see_or_change_webhooks(login, local_webhooks, tenant_a, rol
     assert client.get(url("endpoint", tenant_a, endpoint_id=hook.pk)).status_code == 403
     data = {"url": "https://127.0.0.1/x", "event_types": ["nudge.failed"]}
     assert client.post(url("endpoint_new", tenant_a), data).status_code == 403
-    assert (
-        client.post(url("endpoint_remove", tenant_a, endpoint_id=hook.pk)).status_code
-        == 403
-    )
+    assert client.post(url("endpoint_remove", tenant_a, endpoint_id=hook.pk)).status_code == 403
     assert endpoints(tenant_a) == [hook]
 
 
@@ -122,9 +117,7 @@ def test_switching_off_and_on(login, local_webhooks, tenant_a):
     assert response.status_code == 200 and "Switch on" in response.content.decode()
     hook.refresh_from_db()
     assert not hook.is_active
-    response = client.post(
-        url("endpoint_active", tenant_a, endpoint_id=hook.pk), {"active": "1"}
-    )
+    response = client.post(url("endpoint_active", tenant_a, endpoint_id=hook.pk), {"active": "1"})
     assert response.status_code == 302
     hook.refresh_from_db()
     assert hook.is_active
@@ -146,9 +139,7 @@ def test_removing_an_endpoint_removes_its_deliveries(login, local_webhooks, tena
     hook, _ = endpoint(org, "https://127.0.0.1/in")
     domain_event(org)
     fanned(org)
-    response = login(tenant_a.admin).post(
-        url("endpoint_remove", tenant_a, endpoint_id=hook.pk)
-    )
+    response = login(tenant_a.admin).post(url("endpoint_remove", tenant_a, endpoint_id=hook.pk))
     assert response.status_code == 302
     assert endpoints(tenant_a) == []
     assert WebhookDelivery.objects.for_org(org).count() == 0
@@ -196,9 +187,7 @@ def test_a_refused_replay_is_explained_in_place(login, local_webhooks, tenant_a)
     endpoint(org, "https://127.0.0.1/in")
     domain_event(org)
     [delivery] = fanned(org)
-    response = login(tenant_a.admin).post(
-        url("delivery_replay", tenant_a, delivery_id=delivery.pk)
-    )
+    response = login(tenant_a.admin).post(url("delivery_replay", tenant_a, delivery_id=delivery.pk))
     assert response.status_code == 400
     assert "This delivery is still being sent." in response.content.decode()
     assert WebhookDelivery.objects.for_org(org).count() == 1
