@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -621,7 +622,7 @@ def _insert_parameters(
     """The values of ``rows`` in INGEST_COLUMNS order, adapted for the database as the model's
     fields would adapt them (times, decimals and JSON differ between SQLite and PostgreSQL)."""
     ops = connection.ops
-    payload = ContextEvent._meta.get_field("payload")
+    encoder = ContextEvent._meta.get_field("payload").encoder
     recorded_at = ops.adapt_datetimefield_value(timezone.now())
     parameters: list[Any] = []
     for row in rows:
@@ -634,7 +635,9 @@ def _insert_parameters(
             value,
             ops.adapt_datetimefield_value(row.occurred_at),
             row.source,
-            payload.get_db_prep_value(row.payload, connection),
+            # JSON text: both databases convert it to the column's type (jsonb on PostgreSQL),
+            # and the driver quotes plain text faster than its JSON adapter.
+            json.dumps(row.payload, cls=encoder),
             row.external_id,
             recorded_at,
         )

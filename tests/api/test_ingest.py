@@ -120,6 +120,23 @@ def test_valid_items_are_stored_and_bad_ones_refused_field_by_field(api, tenant_
     ]
     assert [a["id"] for a in body["accepted"]] == [r[0] for r in rows]
     assert all(a["member"] == member.pk for a in body["accepted"])
+    with organization_scope(tenant_a.organization):
+        payloads = dict(
+            ContextEvent.objects.for_org(tenant_a.organization).values_list("pk", "payload")
+        )
+        occurred = set(
+            ContextEvent.objects.for_org(tenant_a.organization).values_list(
+                "occurred_at", flat=True
+            )
+        )
+        assert (
+            ContextEvent.objects.for_org(tenant_a.organization)
+            .filter(payload__course="Estimating")
+            .count()
+            == 1
+        )
+    assert payloads == {rows[0][0]: {}, rows[1][0]: {"course": "Estimating"}}
+    assert occurred == {dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)}
 
 
 def test_sending_the_same_batch_twice_stores_each_event_once(api, tenant_a):
