@@ -20,6 +20,7 @@ from orchestration.api.serializers import EVENT_KINDS, FIRST_YEAR, LAST_YEAR
 from orchestration.models import Nudge, OrchestratedEvent, Task
 from tenancy.selectors import organization_today
 
+MAX_ID: Final = 2**63 - 1
 UPDATED_SINCE_HELP: Final = (
     "Only rows changed at or after this ISO 8601 instant (for incremental sync)."
 )
@@ -44,6 +45,16 @@ class BoundedDateField(forms.DateField):
         return _check_year(super().clean(value))
 
 
+class IdFilter(django_filters.NumberFilter):
+    """The id of a related row: a whole number a database integer can hold (beyond that SQLite
+    raises instead of finding nothing), otherwise 400."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, field_name: str, label: str) -> None:
+        super().__init__(field_name=field_name, label=label, min_value=1, max_value=MAX_ID)
+
+
 class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = BoundedIsoDateTimeField
 
@@ -65,7 +76,7 @@ def _changed_since(*fields: str):
 
 
 class OrchestratedEventFilter(django_filters.FilterSet):
-    member = django_filters.NumberFilter(field_name="member_id", label="Member id.")
+    member = IdFilter(field_name="member_id", label="Member id.")
     status = django_filters.ChoiceFilter(choices=OrchestratedEvent.Status.choices)
     kind = django_filters.ChoiceFilter(
         choices=EVENT_KINDS, method="filter_kind", label="Made by hand, or by a playbook step."
@@ -99,8 +110,8 @@ TASK_STATUSES: Final = [
 
 
 class TaskFilter(django_filters.FilterSet):
-    member = django_filters.NumberFilter(field_name="member_id", label="Member id.")
-    owner = django_filters.NumberFilter(field_name="owner_id", label="Seat id of the assignee.")
+    member = IdFilter(field_name="member_id", label="Member id.")
+    owner = IdFilter(field_name="owner_id", label="Seat id of the assignee.")
     unassigned = django_filters.BooleanFilter(
         field_name="owner", lookup_expr="isnull", label="true: only tasks nobody is given."
     )
@@ -126,8 +137,8 @@ class TaskFilter(django_filters.FilterSet):
 
 
 class NudgeFilter(django_filters.FilterSet):
-    event = django_filters.NumberFilter(field_name="event_id", label="Orchestrated event id.")
-    member = django_filters.NumberFilter(field_name="member_id", label="Member id.")
+    event = IdFilter(field_name="event_id", label="Orchestrated event id.")
+    member = IdFilter(field_name="member_id", label="Member id.")
     status = django_filters.ChoiceFilter(choices=Nudge.Status.choices)
     channel = django_filters.ChoiceFilter(choices=Nudge.Channel.choices)
     kind = django_filters.ChoiceFilter(choices=Nudge.Kind.choices)

@@ -28,6 +28,8 @@ from tenancy.api.pagination import StreamCursorPagination
 from tenancy.api.schema import ApiErrorSerializer
 from tenancy.api.views import TenantViewSet
 
+# Ids are digits: anything else is not a row of ours, answered by the router's 404.
+ID_PATTERN = "[0-9]+"
 MOMENT_EXAMPLE = OpenApiExample("At a given time", value={"at": "2026-03-20T10:30:00+01:00"})
 STATUS_REFUSAL = (
     "Refused with 400 and `errors.status` when the event's status does not allow it (see the "
@@ -123,6 +125,7 @@ class OrchestratedEventViewSet(
 ):
     queryset_model = OrchestratedEvent
     lookup_url_kwarg = "event_id"
+    lookup_value_regex = ID_PATTERN
     pagination_class = StreamCursorPagination
     filterset_class = filters.OrchestratedEventFilter
     ordering_fields = ["scheduled_for", "created_at", "pk"]
@@ -273,6 +276,7 @@ class TaskViewSet(
 ):
     queryset_model = Task
     lookup_url_kwarg = "task_id"
+    lookup_value_regex = ID_PATTERN
     filterset_class = filters.TaskFilter
     ordering_fields = ["due_on", "created_at", "done_at", "pk"]
     ordering = ["due_on", "pk"]
@@ -361,6 +365,7 @@ class TaskViewSet(
 class NudgeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     queryset_model = Nudge
     lookup_url_kwarg = "nudge_id"
+    lookup_value_regex = ID_PATTERN
     serializer_class = serializers.NudgeSerializer
     pagination_class = StreamCursorPagination
     filterset_class = filters.NudgeFilter
