@@ -24,3 +24,7 @@ urlpatterns = [
     path("", include("members.urls_extra")),  # namespace "members_extra": portfolio, CSV import
     path("", include("webhooks.urls")),  # namespace "webhooks": settings/webhooks/
 ]
+
+# Under /api/, unmatched URLs and crashes answer in the API's JSON error shape.
+handler404 = "tenancy.api.errors.api_aware_page_not_found"
+handler500 = "tenancy.api.errors.api_aware_server_error"

@@ -196,7 +196,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {},
+    # Choice sets that share a field name across apps get a name of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "EngagementChannelEnum": "engagement.choices.Channel",
+        "EngagementTypeEnum": "engagement.choices.EngagementType",
+        "ContextEventKindEnum": "engagement.models.ContextEvent.Kind",
+        "ConditionKindEnum": "outcomes.models.Condition.Kind",
+        "GoalStatusEnum": "outcomes.models.Goal.Status",
+    },
 }
 
 # The default cache counts API throttles; point CACHE_URL at Redis when there is more than one

@@ -67,3 +67,27 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         response.data = error_body(code, str(_flatten(detail)))
     return response
+
+
+def api_aware_page_not_found(request, exception=None):
+    """The site's 404: for a URL under /api/ that matched no route (an id of the wrong shape,
+    say), the API's JSON error instead of the HTML page, so integrators get one shape."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", "No such resource."), status=404)
+    return page_not_found(request, exception)
+
+
+def api_aware_server_error(request):
+    """The site's 500, as the API's JSON error under /api/."""
+    from django.http import JsonResponse
+    from django.views.defaults import server_error
+
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            error_body("server_error", "Something went wrong on our side; it was logged."),
+            status=500,
+        )
+    return server_error(request)

@@ -293,3 +293,17 @@ def test_the_schema_generates_without_warnings_and_validates(db, tmp_path):
 def test_an_empty_queryset_needs_no_scope(db):
     """Schema generation asks a model's manager for ``none()`` outside any request."""
     assert list(DomainEvent.objects.none()) == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/api/v1/members/1.5/x/y"])
+def test_an_unrouted_api_url_answers_the_json_404(client, db, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "not_found"
+
+
+def test_pages_keep_the_html_404(client, db):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
