@@ -23,7 +23,8 @@ from webhooks.api import filters, serializers
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import webhook_deliveries_for_list, webhook_endpoints_for_list
 
-ID_PATTERN = "[0-9]+"
+# Any id shape reaches the lookup, so "1.5" or "abc" answers the API's JSON 404, not HTML.
+ID_PATTERN = "[^/]+"
 URL_RULES = (
     "The URL must be https and its host must resolve to public addresses only (checked again "
     "before every send); otherwise 400 with `errors.url`."
