@@ -53,8 +53,6 @@ from tenancy.api.views import TenantViewSet
 from tenancy.models import Seat
 from tenancy.selectors import organization_today
 
-ID_PATTERN = "[0-9]+"
-
 
 class AdminSeatForWrites(permissions.BasePermission):
     """Milestone definitions are admin configuration (the settings page is admin-only): a
@@ -71,10 +69,13 @@ class AdminSeatForWrites(permissions.BasePermission):
 
 
 class _MilestonesViewSet(TenantViewSet):
-    """What the three resources share: integer ids, today's date for statuses, a stable
-    order for pages, and validation of a request body by a given serializer."""
+    """What the three resources share: today's date for statuses, a stable order for pages,
+    and validation of a request body by a given serializer.
 
-    lookup_value_regex = ID_PATTERN
+    Any id up to the next slash reaches the lookup, so one that is not a number (``0.5``,
+    ``abc``) answers the API's JSON 404, not the site's HTML page."""
+
+    lookup_value_regex = "[^/]+"
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
