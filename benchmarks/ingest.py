@@ -269,6 +269,8 @@ def main() -> int:
     if not 1 <= args.batch_size <= BULK_MAX:
         parser.error(f"--batch-size must be 1 to {BULK_MAX}")
 
+    if connection.vendor == "sqlite":  # one writer at a time: more would wait on the file lock
+        args.clients = args.workers = 1
     organization, members, secret = prepare(args.members)
     run = uuid.uuid4().hex[:8]
     bodies = make_batches(members, args.warmup + args.batches, args.batch_size, run)

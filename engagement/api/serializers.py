@@ -6,6 +6,8 @@ caller's organization) and then by the services for the domain's rules, as pages
 
 from __future__ import annotations
 
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from engagement.choices import EngagementType
@@ -18,6 +20,21 @@ from tenancy.models import Seat
 
 MAX_MINUTES = 2_147_483_647  # PositiveIntegerField's largest value
 MAX_SUMMARY = 20_000
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 instant with its offset: a time without one is ambiguous, so it is refused
+    (as the services and the bulk ingest refuse it) rather than read in some time zone."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+            if parsed is not None and timezone.is_naive(parsed):
+                raise serializers.ValidationError("Give the time with its time zone.")
+        return super().to_internal_value(value)
 
 
 def _not_too_early(value):
@@ -55,7 +72,7 @@ class EngagementCreateSerializer(serializers.Serializer):
     member = TenantRelatedField(Member, help_text="The member's id.")
     direction = serializers.ChoiceField(choices=Engagement.Direction.choices)
     type = serializers.ChoiceField(choices=EngagementType.choices)
-    occurred_at = serializers.DateTimeField(validators=[_not_too_early])
+    occurred_at = AwareDateTimeField(validators=[_not_too_early])
     seat = TenantRelatedField(
         Seat,
         required=False,
@@ -100,7 +117,7 @@ class _ContextEventFields(serializers.Serializer):
         max_length=100,
         help_text="What happened, as a key milestone rules match on: letters, digits, _ . -",
     )
-    occurred_at = serializers.DateTimeField(
+    occurred_at = AwareDateTimeField(
         validators=[_not_too_early], help_text="ISO 8601 with its time zone; not in the future."
     )
     value = serializers.DecimalField(
