@@ -96,7 +96,8 @@ def _deliveries(
 def webhook_deliveries_fan_out(
     *, organization: Organization, now: dt.datetime | None = None
 ) -> int:
-    """Create the deliveries of the organization's new domain events; returns how many."""
+    """Create the deliveries of the organization's new domain events; returns how many rows it
+    offered (a row already there from an earlier read is skipped by the database)."""
     now = now or timezone.now()
     cursor = _cursor(organization)
     events = DomainEvent.objects.for_org(organization)
