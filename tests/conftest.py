@@ -33,6 +33,17 @@ def make_tenant(slug: str, name: str) -> Tenant:
     )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: API rate-limit counters are keyed by key id, and
+    SQLite hands the same ids out again after a test's rollback."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def tenant_a(db) -> Tenant:
     return make_tenant("alpha-guild", "Alpha Guild of Engineers")

@@ -163,6 +163,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 
 # The integrator API (/api/v1/): keys or a signed-in seat; see tenancy/api/.
+# A bulk ingest of 1,000 events with payloads is a few megabytes.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("TANDEM_MAX_REQUEST_BYTES", default=10 * 1024 * 1024)
+TANDEM_CONTEXT_EVENTS_BULK_MAX = env.int("TANDEM_CONTEXT_EVENTS_BULK_MAX", default=1000)
 API_THROTTLE_RATE = env.str("TANDEM_API_THROTTLE_RATE", default="1200/min")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

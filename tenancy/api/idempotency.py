@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import exceptions, status
@@ -48,9 +49,19 @@ class Replay(Exception):
         return response
 
 
+class BodyTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than this server accepts; send smaller batches."
+    default_code = "too_large"
+
+
 def _fingerprint(request) -> str:
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise BodyTooLarge() from None
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.get_full_path().encode(), request.body):
+    for part in (request.method.encode(), request.get_full_path().encode(), body):
         digest.update(part)
         digest.update(b"\0")
     return digest.hexdigest()

@@ -307,3 +307,14 @@ def test_pages_keep_the_html_404(client, db):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.urls("tests.api.test_core")
+def test_a_body_over_the_limit_answers_413_in_the_error_shape(api, tenant_a, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    response = api(tenant_a).post(
+        "/t/record", {"subject_id": 1, "pad": "x" * 500}, format="json", HTTP_IDEMPOTENCY_KEY="big"
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+    assert DomainEvent.objects.for_org(tenant_a.organization).count() == 0
