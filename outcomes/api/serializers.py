@@ -73,6 +73,12 @@ class DesiredOutcomeUpdateSerializer(serializers.Serializer):
 
 
 class ConditionSerializer(serializers.ModelSerializer):
+    comparison = serializers.ChoiceField(
+        Condition.Comparison.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Blank for a condition the member confirms.",
+    )
     threshold = _number_field(read_only=True, allow_null=True)
     observed_value = _number_field(read_only=True, allow_null=True)
 
