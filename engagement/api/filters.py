@@ -7,7 +7,7 @@ from rest_framework.filters import OrderingFilter
 
 from engagement.choices import EngagementType
 from engagement.models import ContextEvent, Engagement
-from tenancy.api.filters import updated_since
+from tenancy.api.filters import BoundedIsoDateTimeFilter, IdFilter, updated_since
 
 
 class StreamOrderingFilter(OrderingFilter):
@@ -22,16 +22,14 @@ class StreamOrderingFilter(OrderingFilter):
         return ordering
 
 
-def _occurred(lookup: str, label: str) -> django_filters.IsoDateTimeFilter:
-    return django_filters.IsoDateTimeFilter(
-        field_name="occurred_at", lookup_expr=lookup, label=label
-    )
+def _occurred(lookup: str, label: str) -> BoundedIsoDateTimeFilter:
+    return BoundedIsoDateTimeFilter(field_name="occurred_at", lookup_expr=lookup, label=label)
 
 
 class EngagementFilter(django_filters.FilterSet):
-    member = django_filters.NumberFilter(field_name="member_id", label="Only this member's.")
-    seat = django_filters.NumberFilter(field_name="seat_id", label="Only this seat's.")
-    goal = django_filters.NumberFilter(field_name="goal_id", label="Only about this goal.")
+    member = IdFilter("member_id", label="Only this member's.")
+    seat = IdFilter("seat_id", label="Only this seat's.")
+    goal = IdFilter("goal_id", label="Only about this goal.")
     direction = django_filters.ChoiceFilter(choices=Engagement.Direction.choices)
     type = django_filters.ChoiceFilter(choices=EngagementType.choices)
     occurred_since = _occurred("gte", "Occurred at or after this ISO 8601 instant.")
@@ -44,7 +42,7 @@ class EngagementFilter(django_filters.FilterSet):
 
 
 class ContextEventFilter(django_filters.FilterSet):
-    member = django_filters.NumberFilter(field_name="member_id", label="Only this member's.")
+    member = IdFilter("member_id", label="Only this member's.")
     kind = django_filters.ChoiceFilter(choices=ContextEvent.Kind.choices)
     source = django_filters.ChoiceFilter(choices=ContextEvent.Source.choices)
     name = django_filters.CharFilter(field_name="name", max_length=100, label="Exact event name.")

@@ -318,3 +318,19 @@ def test_a_body_over_the_limit_answers_413_in_the_error_shape(api, tenant_a, set
     assert response.status_code == 413
     assert response.json()["code"] == "too_large"
     assert DomainEvent.objects.for_org(tenant_a.organization).count() == 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "updated_since=0001-01-01T00:00:00%2B05:00",
+        "updated_since=9999-12-31T23:59:59-05:00",
+        "updated_since=yesterday",
+        "member=99999999999999999999999",
+        "member=-1",
+    ],
+)
+def test_out_of_range_filters_answer_400_not_500(api, tenant_a, query):
+    response = api(tenant_a, scopes=["read"]).get(f"{reverse('api:engagements-list')}?{query}")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
