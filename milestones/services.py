@@ -22,7 +22,7 @@ from engagement.models import ContextEvent
 from members.models import Member
 from milestones.models import Commitment, MilestoneDefinition, MilestoneType, ProgressMilestone
 from outcomes.models import Goal
-from tenancy.models import Organization, Seat
+from tenancy.models import DomainEvent, Organization, Seat
 from tenancy.rules import require_same_organization
 
 # A definition further out than this is almost surely a typo (and would overflow dates).
@@ -542,12 +542,11 @@ def milestone_achieve(
     if via not in ProgressMilestone.Via.values:
         raise ValidationError({"via": f"Choose one of: {', '.join(ProgressMilestone.Via.values)}."})
     achieved_at = _moment_or_error(achieved_at, "achieved_at")
+    stamp = timezone.now()
     updated = (
         ProgressMilestone.objects.for_org(organization)
         .filter(pk=milestone.pk, achieved_at__isnull=True)
-        .update(
-            achieved_at=achieved_at, achieved_via=via, context_event=None, updated_at=timezone.now()
-        )
+        .update(achieved_at=achieved_at, achieved_via=via, context_event=None, updated_at=stamp)
     )
     if not updated:
         stored = (
@@ -560,6 +559,7 @@ def milestone_achieve(
             raise ValidationError({"milestone": "This milestone no longer exists."})
         on = _org_date(organization, stored)
         raise ValidationError({"milestone": f"This milestone was already achieved on {on}."})
+    _announce_achievements(organization, [milestone.pk], stamp)
     milestone.achieved_at, milestone.achieved_via, milestone.context_event = achieved_at, via, None
     return milestone
 
@@ -583,6 +583,45 @@ def milestone_reopen(
         raise ValidationError({"milestone": "This milestone is not achieved, so it stays open."})
     milestone.achieved_at, milestone.achieved_via, milestone.context_event = None, "", None
     return milestone
+
+
+def _announce_achievements(organization: Organization, pks: Iterable[int], stamp) -> int:
+    """Write a ``milestone.achieved`` domain event (for webhooks and triggers) for each of
+    ``pks`` that this call achieved — recognised by the ``updated_at`` it stamped, so a row a
+    concurrent writer achieved first is not announced twice. One read, one insert."""
+    rows = (
+        ProgressMilestone.objects.for_org(organization)
+        .filter(pk__in=list(pks), updated_at=stamp, achieved_at__isnull=False)
+        .values_list(
+            "pk",
+            "member_id",
+            "definition_id",
+            "type",
+            "achieved_at",
+            "achieved_via",
+            "context_event_id",
+        )
+    )
+    events = [
+        DomainEvent(
+            organization=organization,
+            kind=DomainEvent.Kind.MILESTONE_ACHIEVED,
+            subject_id=pk,
+            occurred_at=achieved_at,
+            payload={
+                "milestone_id": pk,
+                "member_id": member_id,
+                "definition_id": definition_id,
+                "type": milestone_type,
+                "achieved_at": achieved_at.isoformat(),
+                "via": via,
+                "context_event_id": context_event_id,
+            },
+        )
+        for pk, member_id, definition_id, milestone_type, achieved_at, via, context_event_id in rows
+    ]
+    DomainEvent.objects.for_org(organization).bulk_create(events)
+    return len(events)
 
 
 # --- matching context events -------------------------------------------------------------------
@@ -610,14 +649,16 @@ def milestones_achieve_from_context_event(
     ids = list(pending.values_list("pk", flat=True))
     if not ids:
         return []
+    stamp = timezone.now()
     ProgressMilestone.objects.for_org(organization).filter(
         pk__in=ids, achieved_at__isnull=True
     ).update(
         achieved_at=event.occurred_at,
         achieved_via=ProgressMilestone.Via.RULE,
         context_event=event,
-        updated_at=timezone.now(),
+        updated_at=stamp,
     )
+    _announce_achievements(organization, ids, stamp)
     return list(ProgressMilestone.objects.for_org(organization).filter(pk__in=ids))
 
 
@@ -697,7 +738,8 @@ def _achieve_chunk(organization: Organization, assignments: list[tuple[ContextEv
     by_event: dict[ContextEvent, list[int]] = {}
     for event, pk in assignments:
         by_event.setdefault(event, []).append(pk)
-    return (
+    stamp = timezone.now()
+    achieved = (
         ProgressMilestone.objects.for_org(organization)
         .filter(pk__in=[pk for _, pk in assignments], achieved_at__isnull=True)
         .update(
@@ -713,9 +755,11 @@ def _achieve_chunk(organization: Organization, assignments: list[tuple[ContextEv
                 output_field=models.BigIntegerField(),
             ),
             achieved_via=ProgressMilestone.Via.RULE,
-            updated_at=timezone.now(),
+            updated_at=stamp,
         )
     )
+    _announce_achievements(organization, [pk for _, pk in assignments], stamp)
+    return achieved
 
 
 # --- joint accountability ----------------------------------------------------------------------
