@@ -19,7 +19,8 @@ ROUTE_MODULES = [
 def _router() -> DefaultRouter:
     from importlib import import_module
 
-    router = DefaultRouter(trailing_slash="/?")
+    router = DefaultRouter()
+    router.trailing_slash = "/?"  # /api/v1/goals and /api/v1/goals/ both answer, no redirect
     router.include_root_view = True
     router.include_format_suffixes = False
     for module_name in ROUTE_MODULES:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from tenancy.access import seat_for_request
-from tenancy.api.auth import SESSION_ORGANIZATION_KEY
+from tenancy.api.auth import ORGANIZATION_COOKIE
 from tenancy.scope import _current_organization_id
 
 
@@ -29,7 +30,9 @@ class OrganizationMiddleware:
         request.seat = None
         request._organization_scope_token = None
         try:
-            return self.get_response(request)
+            response = self.get_response(request)
+            _remember_organization(request, response)
+            return response
         finally:
             token = request._organization_scope_token
             if token is not None:
@@ -46,9 +49,23 @@ class OrganizationMiddleware:
         request.seat = seat
         request.organization = seat.organization
         request._organization_scope_token = _current_organization_id.set(seat.organization_id)
-        # The browsable API works in the organization the person last opened.
-        if request.session.get(SESSION_ORGANIZATION_KEY) != seat.organization_id:
-            request.session[SESSION_ORGANIZATION_KEY] = seat.organization_id
         # Pages show and read times on the organization's own clock.
         timezone.activate(seat.organization.zone)
         return None
+
+
+def _remember_organization(request: HttpRequest, response: HttpResponse) -> None:
+    """Note the organization last opened in a cookie (no database write): the browsable API
+    works in it. Only a slug of the person's own seats is ever honoured, so the cookie grants
+    nothing."""
+    organization = request.organization
+    if organization is None or request.COOKIES.get(ORGANIZATION_COOKIE) == organization.slug:
+        return
+    response.set_cookie(
+        ORGANIZATION_COOKIE,
+        organization.slug,
+        max_age=60 * 60 * 24 * 365,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
+    )

@@ -16,7 +16,7 @@ from rest_framework import authentication, exceptions
 from tenancy.models import ApiKey, Organization, Seat
 from tenancy.services import api_key_hash, api_key_prefix, api_key_record_use
 
-SESSION_ORGANIZATION_KEY = "tandem_organization_id"
+ORGANIZATION_COOKIE = "tandem_org"
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,8 @@ class SeatSessionAuthentication(authentication.SessionAuthentication):
             return None
         user = result[0]
         seats = Seat.objects.for_user(user).select_related("organization", "user")
-        chosen_id = request._request.session.get(SESSION_ORGANIZATION_KEY)
-        seat = next((s for s in seats if s.organization_id == chosen_id), None)
+        chosen = request._request.COOKIES.get(ORGANIZATION_COOKIE)
+        seat = next((s for s in seats if s.organization.slug == chosen), None)
         if seat is None:
             seats = list(seats)
             if len(seats) != 1:
