@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenancy', '0004_idempotency_record'),
+        ("tenancy", "0004_idempotency_record"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='domainevent',
-            name='kind',
-            field=models.CharField(choices=[('member.band_changed', 'Member band changed'), ('milestone.achieved', 'Milestone achieved'), ('goal.status_changed', 'Goal status changed'), ('event.confirmed', 'Orchestrated event confirmed'), ('nudge.failed', 'Nudge failed')], max_length=40),
+            model_name="domainevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("member.band_changed", "Member band changed"),
+                    ("milestone.achieved", "Milestone achieved"),
+                    ("goal.status_changed", "Goal status changed"),
+                    ("event.confirmed", "Orchestrated event confirmed"),
+                    ("nudge.failed", "Nudge failed"),
+                ],
+                max_length=40,
+            ),
         ),
     ]
