@@ -31,7 +31,7 @@ from outcomes.models import (
     ScoringConfiguration,
 )
 from outcomes.recompute import member_score_changed
-from tenancy.models import Organization
+from tenancy.models import DomainEvent, Organization
 from tenancy.rules import require_same_organization
 from tenancy.selectors import organization_today
 
@@ -799,6 +799,13 @@ def _goal_transition(
         return goal
     goal.status = status
     goal.status_changed_at = now
+    DomainEvent.objects.for_org(organization).create(
+        organization=organization,
+        kind=DomainEvent.Kind.GOAL_STATUS_CHANGED,
+        subject_id=goal.pk,
+        occurred_at=now,
+        payload=_goal_status_payload(goal.pk, goal.member_id, previous, status),
+    )
     _goal_event(
         organization=organization,
         goal=goal,
@@ -809,6 +816,16 @@ def _goal_transition(
         **payload,
     )
     return goal
+
+
+def _goal_status_payload(goal_id: int, member_id: int, previous: str, status: str) -> dict:
+    """What a ``goal.status_changed`` domain event (and so its webhook) says."""
+    return {
+        "goal_id": goal_id,
+        "member_id": member_id,
+        "previous_status": previous,
+        "status": status,
+    }
 
 
 def _goal_evaluate_locked(
@@ -858,8 +875,10 @@ def goals_evaluate_due(*, organization: Organization, today: dt.date | None = No
     if not count:
         return 0
     # status_changed_at = this sweep's own instant identifies the rows it just moved.
-    missed = goals.filter(status=Goal.Status.MISSED, status_changed_at=now).values_list(
-        "pk", "member_id", "current_value", "due_on"
+    missed = list(
+        goals.filter(status=Goal.Status.MISSED, status_changed_at=now).values_list(
+            "pk", "member_id", "current_value", "due_on"
+        )
     )
     ContextEvent.objects.for_org(organization).bulk_create(
         ContextEvent(
@@ -878,6 +897,16 @@ def goals_evaluate_due(*, organization: Organization, today: dt.date | None = No
             },
         )
         for pk, member_id, current_value, due_on in missed
+    )
+    DomainEvent.objects.for_org(organization).bulk_create(
+        DomainEvent(
+            organization=organization,
+            kind=DomainEvent.Kind.GOAL_STATUS_CHANGED,
+            subject_id=pk,
+            occurred_at=now,
+            payload=_goal_status_payload(pk, member_id, Goal.Status.ACTIVE, Goal.Status.MISSED),
+        )
+        for pk, member_id, _, _ in missed
     )
     return count
 

@@ -25,6 +25,7 @@ from outcomes.services import (
     goals_evaluate_due,
     organization_today,
 )
+from tenancy.models import DomainEvent
 from tests.factories import ConditionFactory, DesiredOutcomeFactory, GoalFactory
 
 S = Goal.Status
@@ -228,8 +229,9 @@ def test_goals_evaluate_due_sweeps_in_constant_queries(tenant_a, count):
         assert goals_evaluate_due(organization=org, today=today) == count
     updates = [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
     assert len(updates) == 1
-    # UPDATE, read back the swept rows, insert their events (plus savepoint bookkeeping).
-    assert len(queries.captured_queries) <= 5
+    # UPDATE, read back the swept rows, insert their context events and their domain events
+    # (plus savepoint bookkeeping).
+    assert len(queries.captured_queries) <= 6
     assert set(
         Goal.objects.for_org(org)
         .filter(pk__in=[g.pk for g in missed])
@@ -238,6 +240,11 @@ def test_goals_evaluate_due_sweeps_in_constant_queries(tenant_a, count):
     events = ContextEvent.objects.for_org(org).filter(name="goal_status_missed")
     assert sorted(e.payload["goal_id"] for e in events) == sorted(g.pk for g in missed)
     assert {e.kind for e in events} == {ContextEvent.Kind.GOAL_CHANGE}
+    changed = DomainEvent.objects.for_org(org).filter(kind=DomainEvent.Kind.GOAL_STATUS_CHANGED)
+    assert sorted(e.subject_id for e in changed) == sorted(g.pk for g in missed)
+    assert {(e.payload["previous_status"], e.payload["status"]) for e in changed} == {
+        (S.ACTIVE, S.MISSED)
+    }
 
 
 def test_goals_evaluate_due_leaves_other_goals_alone(tenant_a, tenant_b):
@@ -272,3 +279,19 @@ def test_goals_evaluate_due_leaves_other_goals_alone(tenant_a, tenant_b):
     assert statuses[abandoned.pk] == S.ABANDONED
     assert statuses[other_org.pk] == S.ACTIVE
     assert goals_evaluate_due(organization=org, today=today) == 0
+
+
+def test_a_goal_moved_by_the_rule_or_by_hand_writes_one_status_domain_event(tenant_a):
+    from outcomes.services import goal_abandon
+
+    org = tenant_a.organization
+    goal = GoalFactory(desired_outcome__member__organization=org)
+    goal_abandon(organization=org, goal=goal, reason="Changed jobs")
+    [event] = DomainEvent.objects.for_org(org).filter(kind=DomainEvent.Kind.GOAL_STATUS_CHANGED)
+    assert event.subject_id == goal.pk
+    assert event.payload == {
+        "goal_id": goal.pk,
+        "member_id": goal.member_id,
+        "previous_status": S.ACTIVE,
+        "status": S.ABANDONED,
+    }
