@@ -8,23 +8,12 @@ import django_filters
 from members.models import Advocacy, Member, MembershipEvent
 from members.selectors import members_matching
 from outcomes.models import Band
-from tenancy.api.filters import updated_since
-
-# Ids beyond a 64-bit integer can name no row; refusing them keeps them away from the database.
-MAX_ID = 2**63 - 1
-
-
-def id_filter(field_name: str, label: str) -> django_filters.NumberFilter:
-    """An exact filter on a foreign key's id: a plain number, never a queryset of rows (which
-    would be built outside the caller's organization)."""
-    return django_filters.NumberFilter(
-        field_name=field_name, label=label, min_value=1, max_value=MAX_ID, decimal_places=0
-    )
+from tenancy.api.filters import IdFilter, updated_since
 
 
 class MemberFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Member.Status.choices, label="Membership status.")
-    owner = id_filter("owner_id", "The owning seat's id.")
+    owner = IdFilter("owner_id", "The owning seat's id.")
     band = django_filters.ChoiceFilter(
         field_name="success_band", choices=Band.choices, label="The latest success-gap band."
     )
@@ -45,7 +34,7 @@ class MemberFilter(django_filters.FilterSet):
 
 
 class MembershipEventFilter(django_filters.FilterSet):
-    member = id_filter("member_id", "The member's id.")
+    member = IdFilter("member_id", "The member's id.")
     kind = django_filters.ChoiceFilter(choices=MembershipEvent.Kind.choices, label="The change.")
     updated_since = updated_since("recorded_at")
 
@@ -55,7 +44,7 @@ class MembershipEventFilter(django_filters.FilterSet):
 
 
 class AdvocacyFilter(django_filters.FilterSet):
-    member = id_filter("member_id", "The member's id.")
+    member = IdFilter("member_id", "The member's id.")
     kind = django_filters.ChoiceFilter(choices=Advocacy.Kind.choices, label="The kind of advocacy.")
     updated_since = updated_since("recorded_at")
 

@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 import django_filters
-from django import forms
 from django.db.models import QuerySet
 
 from milestones.models import Commitment, MilestoneDefinition, MilestoneType, ProgressMilestone
@@ -16,23 +13,8 @@ from milestones.selectors import (
     commitments_with_status,
     milestones_with_status,
 )
-from tenancy.api.filters import updated_since
+from tenancy.api.filters import IdFilter, updated_since
 from tenancy.selectors import organization_today
-
-# The largest id the databases store (a signed 64-bit key): a larger one cannot match, and
-# would overflow SQLite's integers instead of finding nothing.
-MAX_ID: Final = 2**63 - 1
-
-
-class IdFilter(django_filters.NumberFilter):
-    """A row's id, as a whole number in the range of stored ids."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(*args, **kwargs)
 
 
 class MilestoneDefinitionFilter(django_filters.FilterSet):

@@ -8,71 +8,36 @@ no moment behind (a task reassigned or reopened, a nudge cancelled) are not seen
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Final
 
 import django_filters
-from django import forms
-from django.db.models import Q, QuerySet
-from django_filters.fields import IsoDateTimeField
+from django.db.models import QuerySet
 
 from orchestration.api.serializers import EVENT_KINDS, FIRST_YEAR, LAST_YEAR
 from orchestration.models import Nudge, OrchestratedEvent, Task
+from tenancy.api.filters import (
+    UPDATED_SINCE_LABEL,
+    BoundedDateFilter,
+    BoundedIsoDateTimeFilter,
+    IdFilter,
+    changed_since,
+)
 from tenancy.selectors import organization_today
 
-MAX_ID: Final = 2**63 - 1
-UPDATED_SINCE_HELP: Final = (
-    "Only rows changed at or after this ISO 8601 instant (for incremental sync)."
-)
+# Query dates in the years these lists' bodies accept.
+YEARS: Final = {"first_year": FIRST_YEAR, "last_year": LAST_YEAR}
 
 
-def _check_year(value):
-    if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise forms.ValidationError(f"Give a date between the years {FIRST_YEAR} and {LAST_YEAR}.")
-    return value
+def _instant(**kwargs) -> BoundedIsoDateTimeFilter:
+    return BoundedIsoDateTimeFilter(**YEARS, **kwargs)
 
 
-class BoundedIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 instant in the years the API accepts: any other answers 400 rather than
-    reaching time-zone arithmetic that cannot represent it."""
-
-    def clean(self, value):
-        return _check_year(super().clean(value))
+def _day(**kwargs) -> BoundedDateFilter:
+    return BoundedDateFilter(**YEARS, **kwargs)
 
 
-class BoundedDateField(forms.DateField):
-    def clean(self, value):
-        return _check_year(super().clean(value))
-
-
-class IdFilter(django_filters.NumberFilter):
-    """The id of a related row: a whole number a database integer can hold (beyond that SQLite
-    raises instead of finding nothing), otherwise 400."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, field_name: str, label: str) -> None:
-        super().__init__(field_name=field_name, label=label, min_value=1, max_value=MAX_ID)
-
-
-class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = BoundedIsoDateTimeField
-
-
-class BoundedDateFilter(django_filters.DateFilter):
-    field_class = BoundedDateField
-
-
-def _changed_since(*fields: str):
-    """A filter method: rows with any of ``fields`` at or after the value."""
-
-    def method(queryset: QuerySet, name: str, value: dt.datetime) -> QuerySet:
-        condition = Q()
-        for field in fields:
-            condition |= Q(**{f"{field}__gte": value})
-        return queryset.filter(condition)
-
-    return method
+def _updated_since(*moments: str) -> BoundedIsoDateTimeFilter:
+    return _instant(label=UPDATED_SINCE_LABEL, method=changed_since(*moments))
 
 
 class OrchestratedEventFilter(django_filters.FilterSet):
@@ -81,17 +46,14 @@ class OrchestratedEventFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(
         choices=EVENT_KINDS, method="filter_kind", label="Made by hand, or by a playbook step."
     )
-    scheduled_since = BoundedIsoDateTimeFilter(
+    scheduled_since = _instant(
         field_name="scheduled_for", lookup_expr="gte", label="Scheduled at or after (ISO 8601)."
     )
-    scheduled_until = BoundedIsoDateTimeFilter(
+    scheduled_until = _instant(
         field_name="scheduled_for", lookup_expr="lt", label="Scheduled before (ISO 8601)."
     )
-    updated_since = BoundedIsoDateTimeFilter(
-        label=UPDATED_SINCE_HELP,
-        method=_changed_since(
-            "created_at", "announced_at", "happened_at", "confirmed_at", "closed_at"
-        ),
+    updated_since = _updated_since(
+        "created_at", "announced_at", "happened_at", "confirmed_at", "closed_at"
     )
 
     class Meta:
@@ -116,11 +78,9 @@ class TaskFilter(django_filters.FilterSet):
         field_name="owner", lookup_expr="isnull", label="true: only tasks nobody is given."
     )
     status = django_filters.ChoiceFilter(choices=TASK_STATUSES, method="filter_status")
-    due_since = BoundedDateFilter(field_name="due_on", lookup_expr="gte", label="Due on or after.")
-    due_until = BoundedDateFilter(field_name="due_on", lookup_expr="lte", label="Due on or before.")
-    updated_since = BoundedIsoDateTimeFilter(
-        label=UPDATED_SINCE_HELP, method=_changed_since("created_at", "done_at")
-    )
+    due_since = _day(field_name="due_on", lookup_expr="gte", label="Due on or after.")
+    due_until = _day(field_name="due_on", lookup_expr="lte", label="Due on or before.")
+    updated_since = _updated_since("created_at", "done_at")
 
     class Meta:
         model = Task
@@ -142,15 +102,13 @@ class NudgeFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Nudge.Status.choices)
     channel = django_filters.ChoiceFilter(choices=Nudge.Channel.choices)
     kind = django_filters.ChoiceFilter(choices=Nudge.Kind.choices)
-    scheduled_since = BoundedIsoDateTimeFilter(
+    scheduled_since = _instant(
         field_name="scheduled_for", lookup_expr="gte", label="Due to send at or after (ISO 8601)."
     )
-    scheduled_until = BoundedIsoDateTimeFilter(
+    scheduled_until = _instant(
         field_name="scheduled_for", lookup_expr="lt", label="Due to send before (ISO 8601)."
     )
-    updated_since = BoundedIsoDateTimeFilter(
-        label=UPDATED_SINCE_HELP, method=_changed_since("created_at", "claimed_at", "sent_at")
-    )
+    updated_since = _updated_since("created_at", "claimed_at", "sent_at")
 
     class Meta:
         model = Nudge

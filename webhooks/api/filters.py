@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 import django_filters
-from django import forms
 
-from orchestration.api.filters import BoundedIsoDateTimeFilter
+from orchestration.api.serializers import FIRST_YEAR, LAST_YEAR
+from tenancy.api.filters import UPDATED_SINCE_LABEL, BoundedIsoDateTimeFilter, IdFilter
 from webhooks.models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
-
-MAX_ID: Final = 2**63 - 1
 
 
 def _updated_since() -> BoundedIsoDateTimeFilter:
+    """The shared ``updated_since``, in the years orchestration accepts (2000 to 2099), which
+    these lists have always used."""
     return BoundedIsoDateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",
-        label="Only rows changed at or after this ISO 8601 instant (for incremental sync).",
+        label=UPDATED_SINCE_LABEL,
+        first_year=FIRST_YEAR,
+        last_year=LAST_YEAR,
     )
-
-
-class IdFilter(django_filters.NumberFilter):
-    """A row id: a whole number a database integer holds, otherwise 400."""
-
-    field_class = forms.IntegerField
 
 
 class WebhookEndpointFilter(django_filters.FilterSet):
@@ -37,9 +31,7 @@ class WebhookEndpointFilter(django_filters.FilterSet):
 
 
 class WebhookDeliveryFilter(django_filters.FilterSet):
-    endpoint = IdFilter(
-        field_name="endpoint_id", min_value=1, max_value=MAX_ID, label="Endpoint id."
-    )
+    endpoint = IdFilter("endpoint_id", label="Endpoint id.")
     status = django_filters.ChoiceFilter(choices=WebhookDelivery.Status.choices)
     event_kind = django_filters.ChoiceFilter(choices=EVENT_TYPES.choices)
     updated_since = _updated_since()
