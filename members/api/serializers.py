@@ -10,47 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from engagement.services import contains_nul
 from members.models import Advocacy, Member, MembershipEvent
-from tenancy.api.fields import TenantRelatedField
+from tenancy.api.fields import TenantRelatedField, named_choice_field
 from tenancy.models import Seat
 
 # Notes are free text; this bound keeps a runaway body out of the database.
 NOTE_MAX_LENGTH = 10_000
 
 
-def _has_nul(value: Any) -> bool:
-    """True when a JSON value holds a NUL character anywhere (PostgreSQL cannot store one)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
-
-
-def _named_choices(component: str, choices: list[tuple[str, str]]) -> type[serializers.Field]:
-    """A choice field whose OpenAPI enum is the component ``component`` (so Member.Kind,
-    MembershipEvent.Kind and Advocacy.Kind, or another app's ``status``, never share a name)."""
-
-    @extend_schema_field(
-        {"type": "string", "enum": [value for value, _ in choices]}, component_name=component
-    )
-    class NamedChoiceField(serializers.ChoiceField):
-        def __init__(self, **kwargs: Any) -> None:
-            super().__init__(choices=choices, **kwargs)
-
-    NamedChoiceField.__name__ = NamedChoiceField.__qualname__ = f"{component}Field"
-    return NamedChoiceField
-
-
-MemberKindField = _named_choices("MemberKind", Member.Kind.choices)
-MemberStatusField = _named_choices("MemberStatus", Member.Status.choices)
-MembershipEventKindField = _named_choices("MembershipEventKind", MembershipEvent.Kind.choices)
-AdvocacyKindField = _named_choices("AdvocacyKind", Advocacy.Kind.choices)
+MemberKindField = named_choice_field("MemberKind", Member.Kind.choices)
+MemberStatusField = named_choice_field("MemberStatus", Member.Status.choices)
+MembershipEventKindField = named_choice_field("MembershipEventKind", MembershipEvent.Kind.choices)
+AdvocacyKindField = named_choice_field("AdvocacyKind", Advocacy.Kind.choices)
 
 
 class OwnerSerializer(serializers.Serializer):
@@ -149,7 +123,7 @@ class MemberWriteSerializer(serializers.ModelSerializer):
     def validate_attributes(self, value: Any) -> Any:
         if not isinstance(value, dict):
             raise serializers.ValidationError("Attributes must be an object of named values.")
-        if _has_nul(value):
+        if contains_nul(value):
             raise serializers.ValidationError("Attributes cannot contain NUL characters.")
         return value
 

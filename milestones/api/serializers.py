@@ -23,33 +23,21 @@ from milestones.selectors import (
 )
 from milestones.services import MAX_EXPECTED_AFTER_DAYS
 from outcomes.models import Goal
-from tenancy.api.fields import TenantRelatedField
+from tenancy.api.fields import TenantRelatedField, named_choice_field
 from tenancy.models import Seat
 
 # Long enough for any real description, short enough that a pasted novel is refused.
 DESCRIPTION_MAX_LENGTH = 5000
 
 
-def _enum_field(component: str, choices: list[tuple[str, str]], *, blank: bool = False):
-    """A choice field whose OpenAPI enum is a component named after the domain (so it cannot
-    collide with another app's ``type`` or ``status``)."""
-    values = [value for value, _ in choices] + ([""] if blank else [])
-
-    @extend_schema_field({"type": "string", "enum": values}, component_name=component)
-    class EnumField(serializers.ChoiceField):
-        def __init__(self, **kwargs: Any) -> None:
-            super().__init__(choices=choices, **kwargs)
-
-    EnumField.__name__ = EnumField.__qualname__ = f"{component}Field"
-    return EnumField
-
-
-MilestoneTypeField = _enum_field("MilestoneType", MilestoneType.choices)
-AnchorField = _enum_field("MilestoneAnchor", MilestoneDefinition.Anchor.choices)
-MilestoneStatusField = _enum_field("MilestoneStatus", MilestoneStatus.choices)
-AchievedViaField = _enum_field("MilestoneAchievedVia", ProgressMilestone.Via.choices, blank=True)
-PartyField = _enum_field("CommitmentParty", Commitment.Party.choices)
-CommitmentStatusField = _enum_field("CommitmentStatus", CommitmentStatus.choices)
+MilestoneTypeField = named_choice_field("MilestoneType", MilestoneType.choices)
+AnchorField = named_choice_field("MilestoneAnchor", MilestoneDefinition.Anchor.choices)
+MilestoneStatusField = named_choice_field("MilestoneStatus", MilestoneStatus.choices)
+AchievedViaField = named_choice_field(
+    "MilestoneAchievedVia", ProgressMilestone.Via.choices, blank=True
+)
+PartyField = named_choice_field("CommitmentParty", Commitment.Party.choices)
+CommitmentStatusField = named_choice_field("CommitmentStatus", CommitmentStatus.choices)
 
 
 def _today(serializer: serializers.Serializer) -> dt.date:
