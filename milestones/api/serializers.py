@@ -44,6 +44,13 @@ def _today(serializer: serializers.Serializer) -> dt.date:
     return serializer.context["today"]
 
 
+def _moment_only_when_true(attrs: dict[str, Any], *, moment: str, flag: str) -> dict[str, Any]:
+    """``moment`` says when ``flag`` became true, so it is refused without ``flag: true``."""
+    if moment in attrs and attrs.get(flag) is not True:
+        raise serializers.ValidationError({moment: [f"Give it with {flag}: true; it says when."]})
+    return attrs
+
+
 # --- milestone definitions -------------------------------------------------------------------
 
 
@@ -180,11 +187,7 @@ class ProgressMilestoneUpdateSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "achieved_at" in attrs and attrs.get("achieved") is not True:
-            raise serializers.ValidationError(
-                {"achieved_at": ["Give it with achieved: true; it says when."]}
-            )
-        return attrs
+        return _moment_only_when_true(attrs, moment="achieved_at", flag="achieved")
 
 
 # --- commitments -----------------------------------------------------------------------------
@@ -251,8 +254,4 @@ class CommitmentUpdateSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "done_at" in attrs and attrs.get("done") is not True:
-            raise serializers.ValidationError(
-                {"done_at": ["Give it with done: true; it says when."]}
-            )
-        return attrs
+        return _moment_only_when_true(attrs, moment="done_at", flag="done")

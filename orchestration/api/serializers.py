@@ -28,28 +28,29 @@ MAX_REASON: Final = 500
 MAX_LEADS: Final = 10
 
 
-class MomentField(serializers.DateTimeField):
-    """An ISO 8601 date and time between the years 2000 and 2099."""
+class _InYears:
+    """Refuses a parsed date or date and time outside FIRST_YEAR to LAST_YEAR, naming it as
+    ``noun`` in the message."""
 
-    def to_internal_value(self, value: Any) -> dt.datetime:
-        moment = super().to_internal_value(value)
-        if not FIRST_YEAR <= moment.year <= LAST_YEAR:
-            raise serializers.ValidationError(
-                f"Give a date between the years {FIRST_YEAR} and {LAST_YEAR}."
-            )
-        return moment
-
-
-class DayField(serializers.DateField):
-    """An ISO 8601 calendar day between the years 2000 and 2099."""
+    noun = "date"
 
     def to_internal_value(self, value: Any) -> dt.date:
-        day = super().to_internal_value(value)
-        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        parsed = super().to_internal_value(value)
+        if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
             raise serializers.ValidationError(
-                f"Give a day between the years {FIRST_YEAR} and {LAST_YEAR}."
+                f"Give a {self.noun} between the years {FIRST_YEAR} and {LAST_YEAR}."
             )
-        return day
+        return parsed
+
+
+class MomentField(_InYears, serializers.DateTimeField):
+    """An ISO 8601 date and time between the years 2000 and 2099."""
+
+
+class DayField(_InYears, serializers.DateField):
+    """An ISO 8601 calendar day between the years 2000 and 2099."""
+
+    noun = "day"
 
 
 # --- orchestrated events -------------------------------------------------------------------------

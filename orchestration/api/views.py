@@ -47,6 +47,16 @@ def _event_action(summary: str, description: str, request: Any = None, **extra: 
     )
 
 
+class _ValidatedBody:
+    """``_body()``: the request body checked by the action's serializer (400 with field errors
+    otherwise)."""
+
+    def _body(self) -> dict[str, Any]:
+        serializer = self.get_serializer(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List orchestrated events",
@@ -121,7 +131,11 @@ def _event_action(summary: str, description: str, request: Any = None, **extra: 
     ),
 )
 class OrchestratedEventViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, TenantViewSet
+    _ValidatedBody,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    TenantViewSet,
 ):
     queryset_model = OrchestratedEvent
     lookup_url_kwarg = "event_id"
@@ -142,11 +156,6 @@ class OrchestratedEventViewSet(
             "miss": serializers.EventMomentSerializer,
             "cancel": serializers.EventCancelSerializer,
         }.get(self.action, serializers.OrchestratedEventSerializer)
-
-    def _body(self) -> dict[str, Any]:
-        serializer = self.get_serializer(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
     def _show(self, event: OrchestratedEvent, code: int = status.HTTP_200_OK) -> Response:
         return Response(serializers.OrchestratedEventSerializer(event).data, status=code)
@@ -272,7 +281,11 @@ class OrchestratedEventViewSet(
     ),
 )
 class TaskViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, TenantViewSet
+    _ValidatedBody,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    TenantViewSet,
 ):
     queryset_model = Task
     lookup_url_kwarg = "task_id"
@@ -290,11 +303,6 @@ class TaskViewSet(
             "partial_update": serializers.TaskUpdateSerializer,
             "complete": serializers.TaskCompleteSerializer,
         }.get(self.action, serializers.TaskSerializer)
-
-    def _body(self) -> dict[str, Any]:
-        serializer = self.get_serializer(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
     def _show(self, task: Task, code: int = status.HTTP_200_OK) -> Response:
         return Response(serializers.TaskSerializer(task).data, status=code)
