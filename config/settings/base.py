@@ -178,7 +178,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "tenancy.api.pagination.TandemPageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "tenancy.api.filters.ConsistentOrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "tenancy.api.schema.TandemAutoSchema",
     "EXCEPTION_HANDLER": "tenancy.api.errors.api_exception_handler",

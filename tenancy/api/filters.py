@@ -9,8 +9,9 @@ from typing import Final
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django_filters.fields import IsoDateTimeField
+from rest_framework.filters import OrderingFilter
 
 MAX_ID: Final = 2**63 - 1
 FIRST_YEAR: Final = 1900
@@ -93,3 +94,23 @@ def changed_since(*fields: str) -> Callable[[QuerySet, str, dt.datetime], QueryS
         return queryset.filter(condition)
 
     return method
+
+
+class ConsistentOrderingFilter(OrderingFilter):
+    """``?ordering=`` with empty values last in either direction, on every database (PostgreSQL
+    puts NULLs first when descending, SQLite when ascending), so a list reads the same
+    everywhere. Cursor pages order by plain field names and are not affected."""
+
+    def filter_queryset(self, request, queryset, view):
+        ordering = self.get_ordering(request, queryset, view)
+        if not ordering:
+            return queryset
+        return queryset.order_by(*(_nulls_last(term) for term in ordering))
+
+
+def _nulls_last(term):
+    if not isinstance(term, str):
+        return term
+    if term.startswith("-"):
+        return F(term[1:]).desc(nulls_last=True)
+    return F(term).asc(nulls_last=True)

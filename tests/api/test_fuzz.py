@@ -37,6 +37,21 @@ CHECKS = [
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Calling the WSGI app directly fires request_started/finished, whose handler closes a
+    connection that is inside a transaction (the test's) — harmless for SQLite in memory, fatal
+    on PostgreSQL. Django's own test client detaches it the same way."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def key_headers(api, tenant_a, tenant_b) -> dict[str, str]:
     """A's key, with some rows in A and B for generated ids to hit or miss."""
