@@ -41,7 +41,13 @@ class _YearBounds:
 
 
 class BoundedIsoDateTimeField(_YearBounds, IsoDateTimeField):
-    pass
+    """Also brought to UTC: Python accepts offsets up to ±24 h, PostgreSQL only up to ±16 h."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+        return value
 
 
 class BoundedDateField(_YearBounds, forms.DateField):

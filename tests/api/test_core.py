@@ -334,3 +334,11 @@ def test_out_of_range_filters_answer_400_not_500(api, tenant_a, query):
     response = api(tenant_a, scopes=["read"]).get(f"{reverse('api:engagements-list')}?{query}")
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+
+
+def test_an_instant_with_a_far_offset_is_read_in_utc(api, tenant_a):
+    """+19:16 is valid ISO 8601 but beyond what PostgreSQL accepts as an offset."""
+    response = api(tenant_a, scopes=["read"]).get(
+        reverse("api:engagements-list"), {"updated_since": "2020-10-18T12:34:39+19:16"}
+    )
+    assert response.status_code == 200
