@@ -16,6 +16,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("", include("ops.urls")),  # namespace "ops": /healthz and /readyz probes
     path("", include("config.api_urls")),
     path("", include("tenancy.urls")),
     path("", include("tenancy.account_urls")),  # namespace "account": the set-password link

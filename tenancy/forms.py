@@ -1,11 +1,14 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm, UserChangeForm
 
+from ops.throttle import LoginThrottleMixin
 from tenancy.models import User
 
 
-class EmailAuthenticationForm(AuthenticationForm):
-    """Django's login form, labelled for email addresses."""
+class EmailAuthenticationForm(LoginThrottleMixin, AuthenticationForm):
+    """Django's login form, labelled for email addresses, and throttled: after too many failed
+    logins for an email or from an address it refuses without checking the password
+    (``ops.throttle``)."""
 
     username = forms.EmailField(
         label="Email",

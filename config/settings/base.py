@@ -105,16 +105,21 @@ INSTALLED_APPS = [
     "milestones",
     "orchestration",
     "webhooks",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.RequestIdMiddleware",  # first: every log line of the request carries the id
     "django.middleware.security.SecurityMiddleware",
+    # Response-only: up here so the probes answered just below get the header as well.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ops.middleware.SecurityHeadersMiddleware",
+    "ops.middleware.HealthCheckMiddleware",  # probes answer before host checks and sessions
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tenancy.middleware.OrganizationMiddleware",
     "outcomes.recompute.RecomputeBatchMiddleware",
@@ -134,6 +139,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenancy.context_processors.organization",
+                "ops.context_processors.csp_nonce",
             ],
         },
     }
@@ -160,7 +166,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 
 # The integrator API (/api/v1/): keys or a signed-in seat; see tenancy/api/.
 # A bulk ingest of 1,000 events with payloads is a few megabytes.
@@ -326,10 +332,60 @@ CELERY_BEAT_SCHEDULE["webhooks-deliver"] = {
 # Organizations larger than this are scored in chunks of this many members, one task each.
 SUCCESS_GAP_CHUNK_SIZE = env.int("SUCCESS_GAP_CHUNK_SIZE", default=50_000)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# Security headers (checked by ``manage.py check --deploy``; production adds HTTPS and HSTS).
+# Stated here, not left to Django's defaults, so every environment sends the same ones.
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Probes come over plain HTTP from inside the network (ops.middleware.HealthCheckMiddleware).
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz)/?$"]
+# ops.middleware.SecurityHeadersMiddleware: Content-Security-Policy with a per-request nonce,
+# and no powerful browser features for any page.
+TANDEM_CSP_RELAXED_STYLE_PATHS = ["/api/docs/"]  # Swagger UI sets inline styles
+TANDEM_PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), "
+    "gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=()"
+)
+
+# Failed-login throttling (ops/throttle.py), counted in the default cache.
+LOGIN_THROTTLE_MAX_PER_EMAIL = env.int("TANDEM_LOGIN_MAX_FAILURES_PER_EMAIL", default=5)
+LOGIN_THROTTLE_MAX_PER_IP = env.int("TANDEM_LOGIN_MAX_FAILURES_PER_IP", default=20)
+LOGIN_THROTTLE_WINDOW_SECONDS = env.int("TANDEM_LOGIN_THROTTLE_WINDOW_SECONDS", default=15 * 60)
+# How many proxies of ours append to X-Forwarded-For (0: use the connection's address).
+TANDEM_TRUSTED_PROXIES = env.int("TANDEM_TRUSTED_PROXIES", default=0)
+
+# Logs: readable text by default, JSON lines (LOG_FORMAT=json, the production default). Both
+# carry the request id and the organization (ops.logging.RequestContextFilter).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+# One log line per request (method, path, status, duration); off where runserver logs them.
+TANDEM_LOG_REQUESTS = env.bool("TANDEM_LOG_REQUESTS", default=False)
+
+
+def logging_config(log_format: str) -> dict:
+    """The LOGGING dict for ``text`` or ``json`` output on stderr."""
+    if log_format not in ("text", "json"):
+        raise ImproperlyConfigured(f"LOG_FORMAT must be text or json (got {log_format!r}).")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_context": {"()": "ops.logging.RequestContextFilter"}},
+        "formatters": {
+            "text": {
+                "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(organization)s] "
+                "%(message)s"
+            },
+            "json": {"()": "ops.logging.JsonFormatter"},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["request_context"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    }
+
+
+LOGGING = logging_config(LOG_FORMAT)
