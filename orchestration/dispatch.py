@@ -66,7 +66,7 @@ _CLAIM_POSTGRES_SQL = f"""
     )
     UPDATE {TABLE} AS nudge
        SET status = %(sending)s, claimed_at = %(now)s, claim_token = %(token)s,
-           attempts = nudge.attempts + 1
+           attempts = nudge.attempts + 1, updated_at = %(updated_at)s
       FROM batch
      WHERE nudge.id = batch.id AND nudge.status = %(scheduled)s
     RETURNING nudge.id, nudge.scheduled_for, nudge.organization_id
@@ -75,7 +75,7 @@ _CLAIM_POSTGRES_SQL = f"""
 _CLAIM_SQLITE_SQL = f"""
     UPDATE {TABLE}
        SET status = %(sending)s, claimed_at = %(now)s, claim_token = %(token)s,
-           attempts = attempts + 1
+           attempts = attempts + 1, updated_at = %(updated_at)s
      WHERE status = %(scheduled)s
        AND id IN (
            SELECT id FROM {TABLE}
@@ -93,7 +93,8 @@ _RELEASE_SQL = f"""
        SET status = CASE WHEN attempts >= %s THEN %s ELSE %s END,
            last_error = CASE WHEN attempts >= %s THEN %s ELSE last_error END,
            claim_token = '',
-           claimed_at = NULL
+           claimed_at = NULL,
+           updated_at = %s
      WHERE status = %s AND claimed_at <= %s
 """  # noqa: S608
 _DUE_SQL = f"""
@@ -107,7 +108,7 @@ _ORGANIZATION_SQL = f"""
 # The hot path, once per nudge: recording it as sent, guarded by its organization and the claim.
 # (Plain SQL: compiling the same ORM update for every nudge cost as much as running it.)
 _SENT_SQL = f"""
-    UPDATE {TABLE} SET status = %s, sent_at = %s, last_error = ''
+    UPDATE {TABLE} SET status = %s, sent_at = %s, last_error = '', updated_at = %s
      WHERE id = %s AND organization_id = %s AND status = %s AND claim_token = %s
 """  # noqa: S608
 
@@ -184,6 +185,8 @@ def _claim(
         "now": at,
         "token": token,
         "limit": batch_size,
+        # The claim's ``now`` may be given (tests, a sweep's clock); the row changes now.
+        "updated_at": _db_datetime(timezone.now()),
     }
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -214,12 +217,22 @@ def nudges_release_stale(*, lease_seconds: int = 300, now: dt.datetime | None = 
     their attempts, so a nudge that kills every worker that tries it stops being retried.
     """
     cutoff = (now or timezone.now()) - dt.timedelta(seconds=lease_seconds)
+    changed = _db_datetime(timezone.now())
     limit = settings.NUDGE_MAX_ATTEMPTS
     with transaction.atomic(), connection.cursor() as cursor:
         _stale_failures_announce(cursor, cutoff=cutoff, limit=limit)
         cursor.execute(
             _RELEASE_SQL,
-            [limit, FAILED, SCHEDULED, limit, LEASE_EXPIRED, SENDING, _db_datetime(cutoff)],
+            [
+                limit,
+                FAILED,
+                SCHEDULED,
+                limit,
+                LEASE_EXPIRED,
+                changed,
+                SENDING,
+                _db_datetime(cutoff),
+            ],
         )
         released = cursor.rowcount
     if released:
@@ -349,7 +362,8 @@ def _send_claimed(*, nudge: Nudge, claim_token: str, mail: BaseEmailBackend | No
     except Exception as exc:
         claimed = _claimed(nudge.organization_id, claim_token).filter(pk=nudge.pk)
         return _record_failure(nudge=nudge, claimed=claimed, error=exc)
-    sent = [SENT, _db_datetime(timezone.now()), nudge.pk, nudge.organization_id, SENDING]
+    at = _db_datetime(timezone.now())
+    sent = [SENT, at, at, nudge.pk, nudge.organization_id, SENDING]
     with connection.cursor() as cursor:
         cursor.execute(_SENT_SQL, [*sent, claim_token])
         done = cursor.rowcount
@@ -362,7 +376,10 @@ def _record_failure(*, nudge: Nudge, claimed, error: Exception) -> str:
     final = isinstance(error, PermanentSendError) or nudge.attempts >= settings.NUDGE_MAX_ATTEMPTS
     if final:
         with transaction.atomic():
-            if not claimed.update(status=Nudge.Status.FAILED, last_error=message):
+            failed = claimed.update(
+                status=Nudge.Status.FAILED, last_error=message, updated_at=timezone.now()
+            )
+            if not failed:
                 return Outcome.SUPERSEDED
             _failed_domain_events([_failed_row(nudge, message)])
         logger.error("Nudge %s failed for good: %s", nudge.pk, message)
@@ -374,6 +391,7 @@ def _record_failure(*, nudge: Nudge, claimed, error: Exception) -> str:
         last_error=message,
         claim_token="",
         claimed_at=None,
+        updated_at=timezone.now(),
     )
     if not retried:
         return Outcome.SUPERSEDED

@@ -314,7 +314,7 @@ def orchestrated_event_announce(
     moved = (
         _events(organization)
         .filter(pk=event.pk, status__in=_sources(Status.ANNOUNCED))
-        .update(status=Status.ANNOUNCED, announced_at=now)
+        .update(status=Status.ANNOUNCED, announced_at=now, updated_at=timezone.now())
     )
     if not moved:
         current = (
@@ -432,6 +432,7 @@ def orchestrated_event_mark_happened(
                 When(confirmed_at__isnull=False, then=Value(Status.CONFIRMED)),
                 default=Value(Status.HAPPENED),
             ),
+            updated_at=timezone.now(),
         )
     )
     if not moved:
@@ -460,6 +461,7 @@ def orchestrated_event_confirm(
             status=Case(
                 When(status=Status.HAPPENED, then=Value(Status.CONFIRMED)), default=F("status")
             ),
+            updated_at=timezone.now(),
         )
     )
     if not recorded:
@@ -506,7 +508,7 @@ def orchestrated_event_mark_missed(
     moved = (
         _events(organization)
         .filter(pk=event.pk, status__in=_sources(Status.MISSED), scheduled_for__lte=at)
-        .update(status=Status.MISSED, closed_at=at)
+        .update(status=Status.MISSED, closed_at=at, updated_at=timezone.now())
     )
     if not moved:
         still_to_come = _events(organization).filter(
@@ -530,10 +532,11 @@ def orchestrated_event_cancel(
     The model has no column for the reason: it is logged with the event's id.
     """
     require_same_organization(organization, event=event)
+    now = timezone.now()
     moved = (
         _events(organization)
         .filter(pk=event.pk, status__in=_sources(Status.CANCELLED))
-        .update(status=Status.CANCELLED, closed_at=timezone.now())
+        .update(status=Status.CANCELLED, closed_at=now, updated_at=now)
     )
     if not moved:
         _refuse(organization, event, "be cancelled")
@@ -559,9 +562,10 @@ def orchestrated_events_mark_missed(
     overdue = _events(organization).filter(
         status=Status.ANNOUNCED, happened_at__isnull=True, scheduled_for__lte=now - MISSED_AFTER
     )
+    changed = timezone.now()
     with transaction.atomic():
         # Like the single-event move: leaving "announced" cancels what is still to be sent.
         Nudge.objects.for_org(organization).filter(
             event__in=overdue.values("pk"), status=Nudge.Status.SCHEDULED
-        ).update(status=Nudge.Status.CANCELLED)
-        return overdue.update(status=Status.MISSED, closed_at=now)
+        ).update(status=Nudge.Status.CANCELLED, updated_at=changed)
+        return overdue.update(status=Status.MISSED, closed_at=now, updated_at=changed)

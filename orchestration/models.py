@@ -207,6 +207,9 @@ class Task(TenantModel):
         PlaybookStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # ``?updated_since=`` reads it. ``auto_now`` covers ``save()`` (the admin); most writes are
+    # guarded ``QuerySet.update()`` calls or raw SQL, which skip it, so each sets it itself.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["due_on", "pk"]
@@ -223,6 +226,7 @@ class Task(TenantModel):
                 fields=["organization", "owner", "done_at", "due_on"], name="task_org_owner_due"
             ),
             models.Index(fields=["organization", "member"], name="task_org_member"),
+            models.Index(fields=["organization", "updated_at"], name="task_org_updated"),
         ]
 
     def __str__(self) -> str:
@@ -264,6 +268,9 @@ class OrchestratedEvent(TenantModel):
         "tenancy.Seat", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # ``?updated_since=`` reads it. ``auto_now`` covers ``save()`` (the admin); most writes are
+    # guarded ``QuerySet.update()`` calls or raw SQL, which skip it, so each sets it itself.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["scheduled_for", "pk"]
@@ -281,6 +288,7 @@ class OrchestratedEvent(TenantModel):
             models.Index(
                 fields=["organization", "status", "scheduled_for"], name="event_org_status"
             ),
+            models.Index(fields=["organization", "updated_at"], name="event_org_updated"),
         ]
 
     def __str__(self) -> str:
@@ -333,6 +341,9 @@ class Nudge(TenantModel):
     sent_at = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    # ``?updated_since=`` reads it. ``auto_now`` covers ``save()`` (the admin); most writes are
+    # guarded ``QuerySet.update()`` calls or raw SQL, which skip it, so each sets it itself.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["scheduled_for", "pk"]

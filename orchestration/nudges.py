@@ -132,7 +132,8 @@ def _plan_rows(organization: Organization, specs: Iterable[NudgeSpec]) -> tuple[
     """The column names and one tuple of database values per spec (datetimes adapted as the
     backend stores them; every other column gets its model default, the same for every row)."""
     adapt = connection.ops.adapt_datetimefield_value
-    constants = {"organization_id": organization.pk, "created_at": adapt(timezone.now())}
+    now = adapt(timezone.now())
+    constants = {"organization_id": organization.pk, "created_at": now, "updated_at": now}
     for field in Nudge._meta.concrete_fields:
         if field.column not in (*FROM_SPEC, *constants, "id"):
             constants[field.column] = field.get_db_prep_save(field.get_default(), connection)
@@ -169,7 +170,7 @@ def nudges_cancel(
         pending = pending.filter(event_id=event_id)
     if enrollment_id is not None:
         pending = pending.filter(enrollment_id=enrollment_id)
-    return pending.update(status=Nudge.Status.CANCELLED)
+    return pending.update(status=Nudge.Status.CANCELLED, updated_at=timezone.now())
 
 
 @transaction.atomic
@@ -187,6 +188,7 @@ def nudges_requeue_failed(
             scheduled_for=at or timezone.now(),
             claim_token="",
             claimed_at=None,
+            updated_at=timezone.now(),
         )
     )
 
@@ -209,10 +211,13 @@ def nudge_cancel(*, organization: Organization, nudge: Nudge) -> Nudge:
     delivered by then), rather than pretending it was stopped.
     """
     queryset = Nudge.objects.for_org(organization).filter(pk=nudge.pk)
-    cancelled = queryset.filter(status__in=CANCELLABLE).update(status=Nudge.Status.CANCELLED)
-    current = queryset.values_list("status", flat=True).first()
-    if current is None:
+    cancelled = queryset.filter(status__in=CANCELLABLE).update(
+        status=Nudge.Status.CANCELLED, updated_at=timezone.now()
+    )
+    row = queryset.values_list("status", "updated_at").first()
+    if row is None:
         raise Nudge.DoesNotExist
+    current, nudge.updated_at = row
     if not cancelled and current != Nudge.Status.CANCELLED:
         words = {Nudge.Status.SENT: "was already sent", Nudge.Status.SENDING: "is being sent"}
         state = words.get(current, "is no longer in the queue")

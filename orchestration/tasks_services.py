@@ -99,8 +99,8 @@ def task_complete(*, organization: Organization, task: Task, at: dt.datetime | N
     locked = _locked(organization, task)
     if locked.done_at is None:
         locked.done_at = at or now
-        locked.save(update_fields=["done_at"])
-    task.done_at = locked.done_at
+        locked.save(update_fields=["done_at", "updated_at"])  # auto_now sets updated_at
+    task.done_at, task.updated_at = locked.done_at, locked.updated_at
     return task
 
 
@@ -108,7 +108,14 @@ def task_complete(*, organization: Organization, task: Task, at: dt.datetime | N
 def task_reopen(*, organization: Organization, task: Task) -> Task:
     """Put a done task back on the list. Reopening an open task changes nothing."""
     require_same_organization(organization, task=task)
-    Task.objects.for_org(organization).filter(pk=task.pk).update(done_at=None)
+    # Guarded on being done, so reopening an open task does not move its updated_at either.
+    now = timezone.now()
+    if (
+        Task.objects.for_org(organization)
+        .filter(pk=task.pk, done_at__isnull=False)
+        .update(done_at=None, updated_at=now)
+    ):
+        task.updated_at = now
     task.done_at = None
     return task
 
@@ -120,8 +127,9 @@ def task_reassign(*, organization: Organization, task: Task, owner: Seat | None)
     error = task_owner_error(owner)
     if error:
         raise ValidationError({"owner": error})
-    Task.objects.for_org(organization).filter(pk=task.pk).update(owner=owner)
-    task.owner = owner
+    now = timezone.now()
+    Task.objects.for_org(organization).filter(pk=task.pk).update(owner=owner, updated_at=now)
+    task.owner, task.updated_at = owner, now
     return task
 
 
@@ -199,6 +207,7 @@ def task_edit(
     if errors:
         raise ValidationError(errors)
     if changes:
+        changes["updated_at"] = timezone.now()
         Task.objects.for_org(organization).filter(pk=task.pk).update(**changes)
         for field, value in changes.items():
             setattr(task, field, value)

@@ -1,9 +1,9 @@
 """Filters of the orchestration lists.
 
-None of these models has an ``updated_at`` column, so ``updated_since`` reads the moments each
-row records as it changes (created, announced, happened, confirmed, closed; claimed and sent;
-done): a row changed at or after the instant has one of them at or after it. Changes that leave
-no moment behind (a task reassigned or reopened, a nudge cancelled) are not seen by it.
+``updated_since`` reads each row's ``updated_at``, which every write moves — the guarded
+UPDATEs of the services and the dispatcher's raw SQL included — so it also finds the changes
+that leave no moment of their own behind (a task reassigned, edited or reopened; a nudge
+cancelled, retried or released).
 """
 
 from __future__ import annotations
@@ -15,13 +15,8 @@ from django.db.models import QuerySet
 
 from orchestration.api.serializers import EVENT_KINDS, FIRST_YEAR, LAST_YEAR
 from orchestration.models import Nudge, OrchestratedEvent, Task
-from tenancy.api.filters import (
-    UPDATED_SINCE_LABEL,
-    BoundedDateFilter,
-    BoundedIsoDateTimeFilter,
-    IdFilter,
-    changed_since,
-)
+from tenancy.api import filters as shared
+from tenancy.api.filters import BoundedDateFilter, BoundedIsoDateTimeFilter, IdFilter
 from tenancy.selectors import organization_today
 
 # Query dates in the years these lists' bodies accept.
@@ -36,10 +31,6 @@ def _day(**kwargs) -> BoundedDateFilter:
     return BoundedDateFilter(**YEARS, **kwargs)
 
 
-def _updated_since(*moments: str) -> BoundedIsoDateTimeFilter:
-    return _instant(label=UPDATED_SINCE_LABEL, method=changed_since(*moments))
-
-
 class OrchestratedEventFilter(django_filters.FilterSet):
     member = IdFilter(field_name="member_id", label="Member id.")
     status = django_filters.ChoiceFilter(choices=OrchestratedEvent.Status.choices)
@@ -52,9 +43,7 @@ class OrchestratedEventFilter(django_filters.FilterSet):
     scheduled_until = _instant(
         field_name="scheduled_for", lookup_expr="lt", label="Scheduled before (ISO 8601)."
     )
-    updated_since = _updated_since(
-        "created_at", "announced_at", "happened_at", "confirmed_at", "closed_at"
-    )
+    updated_since = shared.updated_since("updated_at")
 
     class Meta:
         model = OrchestratedEvent
@@ -80,7 +69,7 @@ class TaskFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=TASK_STATUSES, method="filter_status")
     due_since = _day(field_name="due_on", lookup_expr="gte", label="Due on or after.")
     due_until = _day(field_name="due_on", lookup_expr="lte", label="Due on or before.")
-    updated_since = _updated_since("created_at", "done_at")
+    updated_since = shared.updated_since("updated_at")
 
     class Meta:
         model = Task
@@ -108,7 +97,7 @@ class NudgeFilter(django_filters.FilterSet):
     scheduled_until = _instant(
         field_name="scheduled_for", lookup_expr="lt", label="Due to send before (ISO 8601)."
     )
-    updated_since = _updated_since("created_at", "claimed_at", "sent_at")
+    updated_since = shared.updated_since("updated_at")
 
     class Meta:
         model = Nudge

@@ -88,6 +88,7 @@ class OrchestratedEventSerializer(serializers.ModelSerializer):
             "step",
             "created_by",
             "created_at",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -157,6 +158,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "enrollment",
             "step",
             "created_at",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -228,5 +230,6 @@ class NudgeSerializer(serializers.ModelSerializer):
             "last_error",
             "sent_at",
             "created_at",
+            "updated_at",
         ]
         read_only_fields = fields

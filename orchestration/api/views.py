@@ -142,7 +142,7 @@ class OrchestratedEventViewSet(
     lookup_value_regex = ID_PATTERN
     pagination_class = StreamCursorPagination
     filterset_class = filters.OrchestratedEventFilter
-    ordering_fields = ["scheduled_for", "created_at", "pk"]
+    ordering_fields = ["scheduled_for", "created_at", "updated_at", "pk"]
     ordering = ["-scheduled_for", "-pk"]
 
     def get_tenant_queryset(self) -> QuerySet[OrchestratedEvent]:
@@ -291,7 +291,7 @@ class TaskViewSet(
     lookup_url_kwarg = "task_id"
     lookup_value_regex = ID_PATTERN
     filterset_class = filters.TaskFilter
-    ordering_fields = ["due_on", "created_at", "done_at", "pk"]
+    ordering_fields = ["due_on", "created_at", "updated_at", "done_at", "pk"]
     ordering = ["due_on", "pk"]
 
     def get_tenant_queryset(self) -> QuerySet[Task]:
@@ -377,7 +377,7 @@ class NudgeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewS
     serializer_class = serializers.NudgeSerializer
     pagination_class = StreamCursorPagination
     filterset_class = filters.NudgeFilter
-    ordering_fields = ["scheduled_for", "created_at", "pk"]
+    ordering_fields = ["scheduled_for", "created_at", "updated_at", "pk"]
     ordering = ["-scheduled_for", "-pk"]
 
     def get_tenant_queryset(self) -> QuerySet[Nudge]:

@@ -311,12 +311,10 @@ def test_event_filters(api, tenant_a, tenant_b):
 
 def test_event_updated_since_sees_moves_as_well_as_new_rows(api, tenant_a):
     old = OrchestratedEventFactory(member__organization=tenant_a.organization)
+    OrchestratedEventFactory(member__organization=tenant_a.organization)  # left untouched
+    three_days_ago = timezone.now() - dt.timedelta(days=3)
     OrchestratedEvent.objects.for_org(tenant_a.organization).update(
-        created_at=timezone.now() - dt.timedelta(days=3)
-    )
-    untouched = OrchestratedEventFactory(member__organization=tenant_a.organization)
-    OrchestratedEvent.objects.for_org(tenant_a.organization).filter(pk=untouched.pk).update(
-        created_at=timezone.now() - dt.timedelta(days=3)
+        created_at=three_days_ago, updated_at=three_days_ago
     )
     since = timezone.now() - dt.timedelta(days=1)
     client = api(tenant_a)
@@ -568,19 +566,24 @@ def test_task_filters(api, tenant_a, tenant_b):
     assert_invalid(client.get(TASKS, {"due_since": "0000-01-01"}), "due_since")
 
 
-def test_task_updated_since_sees_completions_and_new_tasks(api, tenant_a):
-    old, finished = TaskFactory.create_batch(2, member__organization=tenant_a.organization)
+def test_task_updated_since_sees_changes_that_leave_no_moment_and_new_tasks(api, tenant_a):
+    old, finished, handed_over = TaskFactory.create_batch(
+        3, member__organization=tenant_a.organization
+    )
+    three_days_ago = timezone.now() - dt.timedelta(days=3)
     Task.objects.for_org(tenant_a.organization).update(
-        created_at=timezone.now() - dt.timedelta(days=3)
+        created_at=three_days_ago, updated_at=three_days_ago
     )
     since = iso(timezone.now() - dt.timedelta(days=1))
     client = api(tenant_a)
     assert ids(client.get(TASKS, {"updated_since": since})) == []
 
     assert client.post(task_url(finished, "complete"), {}, format="json").status_code == 200
+    body = {"owner": tenant_a.msm.pk}
+    assert client.patch(task_url(handed_over), body, format="json").status_code == 200
     fresh = TaskFactory(member__organization=tenant_a.organization)
     assert sorted(ids(client.get(TASKS, {"updated_since": since}))) == sorted(
-        [finished.pk, fresh.pk]
+        [finished.pk, handed_over.pk, fresh.pk]
     )
     assert old.pk not in ids(client.get(TASKS, {"updated_since": since}))
 
@@ -692,19 +695,18 @@ def test_nudge_filters(api, tenant_a, tenant_b):
     assert_invalid(client.get(NUDGES, {"channel": "pigeon"}), "channel")
 
 
-def test_nudge_updated_since_sees_sends(api, tenant_a):
-    sent, _waiting = NudgeFactory.create_batch(2, member__organization=tenant_a.organization)
+def test_nudge_updated_since_sees_cancellations(api, tenant_a):
+    cancelled, _waiting = NudgeFactory.create_batch(2, member__organization=tenant_a.organization)
+    three_days_ago = timezone.now() - dt.timedelta(days=3)
     Nudge.objects.for_org(tenant_a.organization).update(
-        created_at=timezone.now() - dt.timedelta(days=3)
+        created_at=three_days_ago, updated_at=three_days_ago
     )
     since = iso(timezone.now() - dt.timedelta(days=1))
     client = api(tenant_a)
     assert ids(client.get(NUDGES, {"updated_since": since})) == []
 
-    Nudge.objects.for_org(tenant_a.organization).filter(pk=sent.pk).update(
-        status=Nudge.Status.SENT, sent_at=timezone.now()
-    )
-    assert ids(client.get(NUDGES, {"updated_since": since})) == [sent.pk]
+    assert client.post(nudge_url(cancelled, "cancel")).status_code == 200
+    assert ids(client.get(NUDGES, {"updated_since": since})) == [cancelled.pk]
 
 
 def test_nudges_are_cursor_paginated(api, tenant_a):
