@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import browser, page  # noqa: F401 - the shared Chromium fixtures
 from tests.browser.flows import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,11 +17,11 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
-def violations(page) -> list[str]:  # noqa: F811
+def violations(page) -> list[str]:
     return page.evaluate("window.__cspViolations")
 
 
-def test_app_pages_and_api_docs_raise_no_csp_violation(page, live_server, tenant_a):  # noqa: F811
+def test_app_pages_and_api_docs_raise_no_csp_violation(page, live_server, tenant_a):
     page.add_init_script(RECORD_VIOLATIONS)
     console = []
     page.on("console", lambda message: console.append(message.text))
