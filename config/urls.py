@@ -24,6 +24,8 @@ urlpatterns = [
     path("", include("members.urls")),
     path("", include("members.urls_extra")),  # namespace "members_extra": portfolio, CSV import
     path("", include("webhooks.urls")),  # namespace "webhooks": settings/webhooks/
+    path("", include("audit.urls")),  # namespace "audit": settings/audit/
+    path("", include("portability.urls")),  # namespace "portability": settings/export/
 ]
 
 # Under /api/, unmatched URLs and crashes answer in the API's JSON error shape.

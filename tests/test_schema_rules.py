@@ -19,6 +19,8 @@ OUR_APPS = [
     "milestones",
     "orchestration",
     "webhooks",
+    "audit",
+    "portability",
 ]
 
 # Global rows that are not any one organization's data.

@@ -106,6 +106,8 @@ INSTALLED_APPS = [
     "orchestration",
     "webhooks",
     "ops",
+    "audit",
+    "portability",
 ]
 
 MIDDLEWARE = [
@@ -122,6 +124,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tenancy.middleware.OrganizationMiddleware",
+    "audit.middleware.AuditActorMiddleware",  # after it: the seat it resolved is the actor
     "outcomes.recompute.RecomputeBatchMiddleware",
 ]
 
