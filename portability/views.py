@@ -10,9 +10,15 @@ organization's id is a 404.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+)
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods
 
 from portability.exporting import export_path
 from portability.selectors import data_export_for_download, data_exports_recent, exports_pending
@@ -43,13 +49,15 @@ def export_page(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @admin_only
-@require_safe
-def export_download(request: HttpRequest, org_slug: str, export_id: int) -> FileResponse:
-    """The finished zip, as an attachment."""
+def export_download(request: HttpRequest, org_slug: str, export_id: int) -> HttpResponse:
+    """The finished zip, as an attachment. The export is looked up before the method is
+    checked, so another organization's id is a 404 whatever the method."""
     export = data_export_for_download(organization=request.organization, export_id=export_id)
     path = export_path(export) if export is not None else None
     if path is None or not path.is_file():
         raise Http404("No such export file.")
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
     response = FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
     response["Cache-Control"] = "no-store"
     return response

@@ -221,7 +221,21 @@ def _context_event_id(organization: Organization) -> int:
     ).pk
 
 
+# Export pages (portability/views.py).
+
+
+def _export_id(organization: Organization) -> int:
+    from portability.models import DataExport
+
+    return (
+        DataExport.objects.for_org(organization)
+        .create(organization=organization, status="done", file_name="leaky-secret-export.zip")
+        .pk
+    )
+
+
 URL_KWARG_SAMPLES: dict[str, SampleMaker] = {
+    "export_id": _export_id,
     "engagement_id": _engagement_id,
     "context_event_id": _context_event_id,
     "org_slug": lambda organization: organization.slug,
