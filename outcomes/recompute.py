@@ -7,12 +7,15 @@ recompute. Outside a batch, a change schedules its member's recompute on commit.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
 
 _batch: ContextVar[dict[int, set[int]] | None] = ContextVar("tandem_recompute_batch", default=None)
 
@@ -21,14 +24,27 @@ DEBOUNCE_SECONDS = 2
 
 
 def _send(pending: dict[int, set[int]]) -> None:
+    """Publish the recomputes. A broker that cannot be reached must not fail the request whose
+    write has already committed: the failure is logged, and nothing is lost for good because the
+    nightly ``outcomes.recompute_all_organizations`` scores every member of every organization
+    (and the pages that change a score also score the member at once)."""
     from outcomes.tasks import recompute_members
 
     for organization_id, member_ids in pending.items():
-        if member_ids:
+        if not member_ids:
+            continue
+        try:
             recompute_members.apply_async(
                 kwargs={"organization_id": organization_id, "member_ids": sorted(member_ids)},
                 countdown=DEBOUNCE_SECONDS,
                 expires=3600,
+            )
+        except Exception:
+            logger.exception(
+                "could not queue the recompute of %d member(s) of organization %s; the nightly "
+                "recompute will score them",
+                len(member_ids),
+                organization_id,
             )
 
 

@@ -1,0 +1,191 @@
+"""Drill 1: the broker goes away while pages are served.
+
+The broker this pass runs on (Redis in CI's PostgreSQL pass, the file-system transport in the
+SQLite pass) is made unreachable for real: the app's broker is pointed at a closed port on
+127.0.0.1 (Redis) or at a queue folder that does not exist (file broker), so every publish fails
+as it would in production. While it is down:
+
+- My book and Member 360 answer 200, and an inline member action that schedules a success-gap
+  recompute (marking a milestone achieved) answers 200 with its write kept;
+- ``/readyz`` answers 503 naming the broker.
+
+Then the broker comes back (Redis on a database of the drills' own, or a fresh queue folder) and
+the recovery path runs: ``/readyz`` is 200 again, the nightly sweep
+(``outcomes.recompute_all_organizations``) publishes a recompute per organization, and running
+what reached the broker scores the member with the achieved milestone — the recompute that could
+not be sent is not lost.
+
+The test runs with real commits (``transactional_db``), so the after-commit sends happen exactly
+as they do in a request in production.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.urls import reverse
+from django.utils import timezone
+
+from config.celery import app
+from engagement.models import Engagement
+from members.models import Member
+from outcomes.models import SuccessGapSnapshot
+from tests.conftest import make_tenant
+from tests.factories import GoalFactory, MemberFactory
+
+REDIS_DRILL_DB = 12  # the drills' own Redis database: flushed by this test
+HTMX = {"HTTP_HX_REQUEST": "true"}
+KIND = "redis" if django_settings.CELERY_BROKER_URL.startswith("redis://") else "filesystem"
+
+
+def point_broker(monkeypatch, settings, url: str, options: dict) -> None:
+    """Point the whole process at another broker: Django settings (what ``/readyz`` reads), the
+    environment (Celery lets CELERY_BROKER_URL win over its configuration) and the Celery app,
+    whose connection and producer pools are dropped so the next publish connects anew."""
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    settings.CELERY_BROKER_URL = url
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
+    app.conf.broker_url = url
+    app.conf.broker_transport_options = options
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def down_broker(tmp_path: Path) -> tuple[str, dict]:
+    if KIND == "redis":
+        # Port 9 (discard) is closed here: the connection is refused at once.
+        return "redis://127.0.0.1:9/0", {}
+    gone = str(tmp_path / "gone" / "queue")
+    return "filesystem://", {"data_folder_in": gone, "data_folder_out": gone}
+
+
+def restored_broker(tmp_path: Path) -> tuple[str, dict]:
+    if KIND == "redis":
+        import redis
+
+        url = f"redis://127.0.0.1:6379/{REDIS_DRILL_DB}"
+        redis.Redis.from_url(url).flushdb()
+        return url, {}
+    folder = tmp_path / "queue"
+    folder.mkdir()
+    return "filesystem://", {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+
+
+@pytest.fixture
+def broker(monkeypatch, settings, tmp_path):
+    """Switches the process between a dead broker and a restored one. Afterwards pytest-django
+    and monkeypatch put the settings and the environment back; the Celery app is put back here."""
+    original = (app.conf.broker_url, app.conf.broker_transport_options)
+
+    class Broker:
+        def down(self) -> None:
+            point_broker(monkeypatch, settings, *down_broker(tmp_path))
+
+        def restore(self) -> None:
+            point_broker(monkeypatch, settings, *restored_broker(tmp_path))
+
+    yield Broker()
+    app.conf.broker_url, app.conf.broker_transport_options = original
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def run_what_reached_the_broker(organization_ids: set[int], timeout: float = 10) -> list[str]:
+    """Act as the worker: take each task message off the default queue and run it here (the
+    tasks it publishes in turn are taken too), until the queue stays empty."""
+    ran: list[str] = []
+    deadline = time.monotonic() + timeout
+    with app.connection_for_read() as connection:
+        queue = connection.SimpleQueue(app.conf.task_default_queue)
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    message = queue.get(timeout=1)
+                except queue.Empty:
+                    break
+                name = message.headers["task"]
+                args, kwargs, _ = message.decode()
+                message.ack()
+                if kwargs.get("organization_id", next(iter(organization_ids))) in organization_ids:
+                    app.tasks[name].apply(args=args, kwargs=kwargs, throw=True)
+                    ran.append(name)
+        finally:
+            queue.close()
+    return ran
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pages_keep_working_and_the_recompute_is_recovered_when_the_broker_is_down(
+    broker, login, caplog
+):
+    tenant = make_tenant("drill-broker", "Drill Broker Society")
+    organization = tenant.organization
+    member = MemberFactory(organization=organization, owner=tenant.msm)
+    GoalFactory(
+        desired_outcome__member=member,
+        desired_outcome__organization=organization,
+        starts_on=timezone.localdate() - dt.timedelta(days=30),
+        due_on=timezone.localdate() + dt.timedelta(days=30),
+    )
+    client = login(tenant.msm)
+    slug = organization.slug
+    pages = {
+        "My book": reverse("members:book", kwargs={"org_slug": slug}),
+        "Member 360": reverse("members:detail", kwargs={"org_slug": slug, "member_id": member.pk}),
+    }
+    engagements = Engagement.objects.unscoped().filter(member=member)
+    before = engagements.count()
+
+    broker.down()
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["failed"] == ["broker"]
+
+    for name, url in pages.items():
+        assert client.get(url).status_code == 200, name
+    started = time.monotonic()
+    # Logging an engagement changes the score: the request schedules a debounced recompute
+    # (outcomes.recompute.RecomputeBatchMiddleware), published after the write commits.
+    response = client.post(
+        reverse("members:log_engagement", kwargs={"org_slug": slug, "member_id": member.pk}),
+        {
+            "direction": "outbound_proactive",
+            "type": "meeting_1_1",
+            "occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+            "summary": "Called while the broker was down",
+        },
+        **HTMX,
+    )
+    assert response.status_code == 200, response.content[:2000]
+    assert "Called while the broker was down" in response.content.decode()
+    assert time.monotonic() - started < 10, "the failed publish held the page up"
+    # The write is kept, the member is scored (the page scores inline), and the recompute that
+    # could not be queued is logged for the operator.
+    assert engagements.count() == before + 1
+    snapshots = SuccessGapSnapshot.objects.unscoped().filter(member=member)
+    assert Member.objects.unscoped().get(pk=member.pk).success_computed_at is not None
+    assert snapshots.count() == 1
+    assert "could not queue the recompute" in caplog.text
+    for name, url in pages.items():
+        assert client.get(url).status_code == 200, f"{name} after the action"
+    assert client.get("/readyz").status_code == 503
+
+    broker.restore()
+    assert client.get("/readyz").status_code == 200
+    from outcomes.tasks import recompute_all_organizations
+
+    # The nightly sweep, as beat sends it, then what it published, as the worker runs it.
+    assert recompute_all_organizations.apply(throw=True).get() >= 1
+    ran = run_what_reached_the_broker({organization.pk})
+    assert ran == ["outcomes.recompute_organization"]
+    assert snapshots.count() == 2
+    latest = snapshots.order_by("-computed_at", "-pk").first()
+    assert latest.run.finished_at is not None and latest.run.members_scored == 1
