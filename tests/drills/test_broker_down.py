@@ -25,6 +25,7 @@ import datetime as dt
 import time
 from pathlib import Path
 
+import kombu.pools
 import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
@@ -42,19 +43,24 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 KIND = "redis" if django_settings.CELERY_BROKER_URL.startswith("redis://") else "filesystem"
 
 
+def drop_connection_pools() -> None:
+    """Close and forget every pooled broker connection (kombu keeps them per connection
+    parameters, process-wide), so the next publish connects anew."""
+    kombu.pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 def point_broker(monkeypatch, settings, url: str, options: dict) -> None:
     """Point the whole process at another broker: Django settings (what ``/readyz`` reads), the
     environment (Celery lets CELERY_BROKER_URL win over its configuration) and the Celery app,
-    whose connection and producer pools are dropped so the next publish connects anew."""
+    whose connection and producer pools are dropped."""
     monkeypatch.setenv("CELERY_BROKER_URL", url)
     settings.CELERY_BROKER_URL = url
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
     app.conf.broker_url = url
     app.conf.broker_transport_options = options
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
+    drop_connection_pools()
 
 
 def down_broker(tmp_path: Path) -> tuple[str, dict]:
@@ -92,10 +98,7 @@ def broker(monkeypatch, settings, tmp_path):
 
     yield Broker()
     app.conf.broker_url, app.conf.broker_transport_options = original
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
+    drop_connection_pools()
 
 
 def run_what_reached_the_broker(organization_ids: set[int], timeout: float = 10) -> list[str]:
