@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from audit.services import audit_record
 from engagement.choices import ONE_TO_MANY_TYPES, EngagementType
 from engagement.models import ContextEvent, Engagement
 from members.models import Member
@@ -219,7 +220,14 @@ def engagement_record_for_many(
         for member in audience
     ]
     rows[0].full_clean(exclude=["organization", "member", "seat", "goal"])
-    return Engagement.objects.for_org(organization).bulk_create(rows)
+    created = Engagement.objects.for_org(organization).bulk_create(rows)
+    audit_record(
+        organization=organization,
+        action="engagement.record_for_many",
+        model=Engagement,
+        changes={"stored": len(created), "type": type, "group_key": str(group_key)},
+    )
+    return created
 
 
 # --- context -------------------------------------------------------------------------------
@@ -796,7 +804,13 @@ def context_events_ingest(
             )
             result.accepted.append(accepted)
     result.refused.sort(key=lambda refused: refused.index)
-    if new:
+    if new:  # one summary per batch, not one entry per event
+        audit_record(
+            organization=organization,
+            action="context_events.bulk_ingest",
+            model=ContextEvent,
+            changes={"stored": len(new), "refused": len(result.refused)},
+        )
         event_ids = [c.id for c in new]
         transaction.on_commit(partial(_send_follow_up, organization.pk, event_ids), robust=True)
     return result

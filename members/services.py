@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from members.models import Advocacy, Member, MembershipEvent, OwnershipChange
 from members.selectors import organization_today
 from tenancy.models import Organization, Seat
@@ -263,6 +264,12 @@ def member_assign_owner(
         raise ValidationError({"to_seat": message})
     now = timezone.now()
     members.filter(pk=member.pk).update(owner=to_seat, updated_at=now)
+    audit_record(
+        organization=organization,
+        action="member.assign_owner",
+        instance=member,
+        changes={"owner": [current_owner_id, new_owner_id]},
+    )
     member.owner = to_seat
     member.updated_at = now
     return OwnershipChange.objects.create(

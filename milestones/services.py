@@ -18,6 +18,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.utils import timezone
 
+from audit.services import audit_record, audit_snapshot
 from engagement.models import ContextEvent
 from members.models import Member
 from milestones.models import Commitment, MilestoneDefinition, MilestoneType, ProgressMilestone
@@ -560,7 +561,11 @@ def milestone_achieve(
         on = _org_date(organization, stored)
         raise ValidationError({"milestone": f"This milestone was already achieved on {on}."})
     _announce_achievements(organization, [milestone.pk], stamp)
+    before = audit_snapshot(milestone, "achieved_at", "achieved_via")
     milestone.achieved_at, milestone.achieved_via, milestone.context_event = achieved_at, via, None
+    audit_record(
+        organization=organization, action="milestone.achieve", instance=milestone, before=before
+    )
     return milestone
 
 
@@ -581,7 +586,11 @@ def milestone_reopen(
     )
     if not updated:
         raise ValidationError({"milestone": "This milestone is not achieved, so it stays open."})
+    before = audit_snapshot(milestone, "achieved_at", "achieved_via")
     milestone.achieved_at, milestone.achieved_via, milestone.context_event = None, "", None
+    audit_record(
+        organization=organization, action="milestone.reopen", instance=milestone, before=before
+    )
     return milestone
 
 
@@ -659,6 +668,12 @@ def milestones_achieve_from_context_event(
         updated_at=stamp,
     )
     _announce_achievements(organization, ids, stamp)
+    audit_record(
+        organization=organization,
+        action="milestones.achieve_by_rule",
+        model=ProgressMilestone,
+        changes={"achieved": len(ids), "context_event": event.pk},
+    )
     return list(ProgressMilestone.objects.for_org(organization).filter(pk__in=ids))
 
 
@@ -729,6 +744,13 @@ def milestones_achieve_from_context_events(
     achieved = 0
     for start in range(0, len(assignments), _ACHIEVE_CHUNK):
         achieved += _achieve_chunk(organization, assignments[start : start + _ACHIEVE_CHUNK])
+    if achieved:  # one summary per batch, not one entry per milestone
+        audit_record(
+            organization=organization,
+            action="milestones.achieve_by_rule",
+            model=ProgressMilestone,
+            changes={"achieved": achieved, "context_events": len(batch)},
+        )
     return achieved
 
 
@@ -835,6 +857,12 @@ def commitment_complete(
             raise ValidationError({"commitment": "This commitment no longer exists."})
         on = _org_date(organization, stored)
         raise ValidationError({"commitment": f"This commitment was already done on {on}."})
+    audit_record(
+        organization=organization,
+        action="commitment.complete",
+        instance=commitment,
+        changes={"done_at": [commitment.done_at, done_at]},
+    )
     commitment.done_at = done_at
     return commitment
 
@@ -850,5 +878,11 @@ def commitment_reopen(*, organization: Organization, commitment: Commitment) -> 
     )
     if not updated:
         raise ValidationError({"commitment": "This commitment is not done, so it stays open."})
+    audit_record(
+        organization=organization,
+        action="commitment.reopen",
+        instance=commitment,
+        changes={"done_at": [commitment.done_at, None]},
+    )
     commitment.done_at = None
     return commitment

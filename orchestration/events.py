@@ -48,6 +48,7 @@ from django.db.models import Case, F, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.services import audit_record, audit_snapshot
 from members.models import Member
 from orchestration.models import Enrollment, Nudge, OrchestratedEvent, PlaybookStep
 from orchestration.nudges import NudgeSpec, nudges_cancel, nudges_plan
@@ -323,7 +324,12 @@ def orchestrated_event_announce(
         if current is None or current[0] != Status.ANNOUNCED:
             _refuse(organization, event, "be announced")
         now = current[1] or now
+    before = audit_snapshot(event, "status", "announced_at")
     _reload(organization, event)
+    if moved:
+        audit_record(
+            organization=organization, action="event.announce", instance=event, before=before
+        )
     return nudges_plan(organization=organization, specs=announcement_specs(event, now=now))
 
 
@@ -438,7 +444,14 @@ def orchestrated_event_mark_happened(
     if not moved:
         _refuse(organization, event, "be marked as happened")
     nudges_cancel(organization=organization, event_id=event.pk)
-    return _reload(organization, event)
+    before = audit_snapshot(event, "status", "happened_at")
+    audit_record(
+        organization=organization,
+        action="event.mark_happened",
+        instance=_reload(organization, event),
+        before=before,
+    )
+    return event
 
 
 @transaction.atomic
@@ -473,7 +486,11 @@ def orchestrated_event_confirm(
         if not already.exists():
             _refuse(organization, event, "be confirmed")
         return EventConfirmation(event=_reload(organization, event), recorded=False)
+    before = audit_snapshot(event, "status", "confirmed_at")
     confirmed = _reload(organization, event)
+    audit_record(
+        organization=organization, action="event.confirm", instance=confirmed, before=before
+    )
     _confirmed_domain_event(organization, confirmed)
     return EventConfirmation(event=confirmed, recorded=True)
 
@@ -520,7 +537,14 @@ def orchestrated_event_mark_missed(
             )
         _refuse(organization, event, "be marked as missed")
     nudges_cancel(organization=organization, event_id=event.pk)
-    return _reload(organization, event)
+    before = audit_snapshot(event, "status", "closed_at")
+    audit_record(
+        organization=organization,
+        action="event.mark_missed",
+        instance=_reload(organization, event),
+        before=before,
+    )
+    return event
 
 
 @transaction.atomic
@@ -548,7 +572,15 @@ def orchestrated_event_cancel(
         cancelled,
         reason or "no reason given",
     )
-    return _reload(organization, event)
+    before = audit_snapshot(event, "status", "closed_at")
+    audit_record(
+        organization=organization,
+        action="event.cancel",
+        instance=_reload(organization, event),
+        before=before,
+        changes={"reason": reason} if reason else None,
+    )
+    return event
 
 
 @transaction.atomic
@@ -568,4 +600,12 @@ def orchestrated_events_mark_missed(
         Nudge.objects.for_org(organization).filter(
             event__in=overdue.values("pk"), status=Nudge.Status.SCHEDULED
         ).update(status=Nudge.Status.CANCELLED, updated_at=changed)
-        return overdue.update(status=Status.MISSED, closed_at=now, updated_at=changed)
+        missed = overdue.update(status=Status.MISSED, closed_at=now, updated_at=changed)
+        if missed:  # one summary per sweep
+            audit_record(
+                organization=organization,
+                action="events.mark_missed",
+                model=OrchestratedEvent,
+                changes={"missed": missed},
+            )
+        return missed

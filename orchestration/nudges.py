@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from orchestration.models import Nudge
 from tenancy.models import Organization
 
@@ -56,10 +57,19 @@ def nudges_plan(*, organization: Organization, specs: Iterable[NudgeSpec]) -> in
         return 0
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
-            return _insert_sqlite(cursor, columns, rows)
-        if len(rows) >= COPY_THRESHOLD:
-            return _insert_postgres_copy(cursor, columns, rows)
-        return _insert_postgres_values(cursor, columns, rows)
+            planned = _insert_sqlite(cursor, columns, rows)
+        elif len(rows) >= COPY_THRESHOLD:
+            planned = _insert_postgres_copy(cursor, columns, rows)
+        else:
+            planned = _insert_postgres_values(cursor, columns, rows)
+    if planned:  # one summary per planning run, not one entry per nudge
+        audit_record(
+            organization=organization,
+            action="nudges.plan",
+            model=Nudge,
+            changes={"planned": planned},
+        )
+    return planned
 
 
 # The statements below name only the model's own table and columns; every value is a parameter
@@ -218,6 +228,13 @@ def nudge_cancel(*, organization: Organization, nudge: Nudge) -> Nudge:
     if row is None:
         raise Nudge.DoesNotExist
     current, nudge.updated_at = row
+    if cancelled:
+        audit_record(
+            organization=organization,
+            action="nudge.cancel",
+            instance=nudge,
+            changes={"status": [nudge.status, current]},
+        )
     if not cancelled and current != Nudge.Status.CANCELLED:
         words = {Nudge.Status.SENT: "was already sent", Nudge.Status.SENDING: "is being sent"}
         state = words.get(current, "is no longer in the queue")

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from audit.services import audit_record
 from members.models import Member
 from orchestration.models import Task
 from tenancy.models import Organization, Seat
@@ -116,6 +117,12 @@ def task_reopen(*, organization: Organization, task: Task) -> Task:
         .update(done_at=None, updated_at=now)
     ):
         task.updated_at = now
+        audit_record(
+            organization=organization,
+            action="task.reopen",
+            instance=task,
+            changes={"done_at": [task.done_at, None]},
+        )
     task.done_at = None
     return task
 
@@ -129,6 +136,12 @@ def task_reassign(*, organization: Organization, task: Task, owner: Seat | None)
         raise ValidationError({"owner": error})
     now = timezone.now()
     Task.objects.for_org(organization).filter(pk=task.pk).update(owner=owner, updated_at=now)
+    audit_record(
+        organization=organization,
+        action="task.reassign",
+        instance=task,
+        changes={"owner": [task.owner_id, owner.pk if owner else None]},
+    )
     task.owner, task.updated_at = owner, now
     return task
 
@@ -209,6 +222,13 @@ def task_edit(
     if changes:
         changes["updated_at"] = timezone.now()
         Task.objects.for_org(organization).filter(pk=task.pk).update(**changes)
+        before = {field: getattr(task, field) for field in changes if field != "updated_at"}
+        audit_record(
+            organization=organization,
+            action="task.edit",
+            instance=task,
+            changes={f: [old, changes[f]] for f, old in before.items() if old != changes[f]},
+        )
         for field, value in changes.items():
             setattr(task, field, value)
     return task

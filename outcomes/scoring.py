@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from outcomes.models import Band, ScoringConfiguration, SuccessGapRun
 from tenancy.models import Organization
 
@@ -409,6 +410,12 @@ def success_gaps_compute(
             params,
         )
     run.refresh_from_db(fields=["members_scored", "finished_at"])
+    audit_record(
+        organization=organization,
+        action="success_gaps.compute",
+        instance=run,
+        changes={"members_scored": scored, "band_changes": band_changes},
+    )
     return RunResult(run=run, members_scored=scored, band_changes=band_changes)
 
 

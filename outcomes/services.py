@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from audit.services import audit_record
 from engagement.choices import Channel, EngagementType
 from members.models import Member
 from outcomes.models import (
@@ -799,6 +800,12 @@ def _goal_transition(
         return goal
     goal.status = status
     goal.status_changed_at = now
+    audit_record(
+        organization=organization,
+        action=f"goal.{status}",
+        instance=goal,
+        changes={"status": [previous, status], **{k: v for k, v in payload.items() if v}},
+    )
     DomainEvent.objects.for_org(organization).create(
         organization=organization,
         kind=DomainEvent.Kind.GOAL_STATUS_CHANGED,
@@ -874,6 +881,12 @@ def goals_evaluate_due(*, organization: Organization, today: dt.date | None = No
     )
     if not count:
         return 0
+    audit_record(
+        organization=organization,
+        action="goals.evaluate_due",
+        model=Goal,
+        changes={"missed": count},
+    )
     # status_changed_at = this sweep's own instant identifies the rows it just moved.
     missed = list(
         goals.filter(status=Goal.Status.MISSED, status_changed_at=now).values_list(
@@ -1201,6 +1214,12 @@ def experience_element_retire(
     now = timezone.now()
     AppropriateExperience.objects.for_org(organization).filter(pk=element.pk).update(
         is_active=False, updated_at=now
+    )
+    audit_record(
+        organization=organization,
+        action="experience.retire",
+        instance=element,
+        changes={"is_active": [element.is_active, False]},
     )
     element.is_active = False
     element.updated_at = now

@@ -13,6 +13,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from tenancy.models import ApiKey, Organization, Seat, User
 from tenancy.rules import require_same_organization
 
@@ -149,6 +150,12 @@ def seat_change_role(*, organization: Organization, seat: Seat, role: str) -> Se
                 }
             )
     Seat.objects.for_org(organization).filter(pk=seat.pk).update(role=role)
+    audit_record(
+        organization=organization,
+        action="seat.change_role",
+        instance=seat,
+        changes={"role": [seat.role, role]},
+    )
     seat.role = role
     return seat
 
@@ -187,6 +194,13 @@ def seat_remove(*, organization: Organization, seat: Seat, removed_by: Seat | No
         batch_size=500,
     )
     Member.objects.for_org(organization).filter(owner_id=seat.pk).update(owner=None, updated_at=now)
+    if owned:  # the seat's own removal is recorded by the delete signal
+        audit_record(
+            organization=organization,
+            action="seat.remove.unassign_members",
+            instance=seat,
+            changes={"members_unassigned": owned},
+        )
     Seat.objects.for_org(organization).filter(pk=seat.pk).delete()
     return len(owned)
 
@@ -262,9 +276,18 @@ def api_key_revoke(*, organization: Organization, api_key: ApiKey) -> ApiKey:
     """Stop a key from working, at once and for good; revoking twice keeps the first time."""
     require_same_organization(organization, api_key=api_key)
     now = timezone.now()
-    ApiKey.objects.for_org(organization).filter(pk=api_key.pk, revoked_at__isnull=True).update(
-        revoked_at=now
+    revoked = (
+        ApiKey.objects.for_org(organization)
+        .filter(pk=api_key.pk, revoked_at__isnull=True)
+        .update(revoked_at=now)
     )
+    if revoked:
+        audit_record(
+            organization=organization,
+            action="api_key.revoke",
+            instance=api_key,
+            changes={"revoked_at": [None, now]},
+        )
     api_key.revoked_at = (
         ApiKey.objects.for_org(organization)
         .filter(pk=api_key.pk)

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from tenancy.models import Organization, Seat
 from tenancy.rules import require_same_organization
 from webhooks.models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
@@ -154,6 +155,12 @@ def webhook_delivery_replay(
         payload=delivery.payload,
         replay_of=delivery,
         next_attempt_at=timezone.now(),
+    )
+    audit_record(
+        organization=organization,
+        action="webhook_delivery.replay",
+        instance=replay,
+        changes={"replay_of": delivery.pk},
     )
     transaction.on_commit(_send_soon)
     return replay

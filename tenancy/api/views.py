@@ -15,6 +15,7 @@ from rest_framework import mixins, viewsets
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.views import APIView
 
+from audit.context import principal_actor, reset_actor, set_actor
 from tenancy.api import idempotency
 from tenancy.api.auth import ApiPrincipal
 from tenancy.models import Organization
@@ -36,6 +37,7 @@ class TenantAPIMixin:
 
     def dispatch(self, request, *args: Any, **kwargs: Any):
         self._scope_token = None
+        self._audit_token = None
         self._idempotency_record = None
         try:
             if request.method in SAFE_METHODS:
@@ -51,6 +53,8 @@ class TenantAPIMixin:
             if self._scope_token is not None:
                 _current_organization_id.reset(self._scope_token)
                 timezone.deactivate()
+            if self._audit_token is not None:
+                reset_actor(self._audit_token)
 
     def _dispatch_and_render(self, request, *args: Any, **kwargs: Any):
         response = super().dispatch(request, *args, **kwargs)
@@ -64,6 +68,7 @@ class TenantAPIMixin:
         if isinstance(principal, ApiPrincipal):
             self._scope_token = _current_organization_id.set(principal.organization.pk)
             timezone.activate(principal.organization.zone)
+            self._audit_token = set_actor(principal_actor(principal))  # who the audit names
 
     def initial(self, request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

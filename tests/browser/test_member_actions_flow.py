@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from audit.models import AuditEntry
 from outcomes.models import Goal
 from outcomes.scoring import success_gaps_recompute
 from tests.browser.flows import mark_window, screenshot, sign_in, window_kept
@@ -86,3 +87,9 @@ def test_marking_a_milestone_moves_the_gap(page, live_server, tenant_a):
     expect(page.locator(f"#milestone-{first.pk}")).to_contain_text("achieved")
     assert window_kept(page), "marking a milestone reloaded the page"
     screenshot(page, "member-360-milestone-marked")
+    # The audit trail names the seat that clicked, with the milestone's before → after.
+    entry = AuditEntry.objects.for_org(tenant_a.organization).get(
+        action="milestone.achieve", object_id=first.pk
+    )
+    assert (entry.actor_kind, entry.seat_id) == ("seat", tenant_a.msm.pk)
+    assert entry.changes["achieved_via"] == ["", "manual"]
