@@ -3,7 +3,7 @@ method, path and body) gets the first answer back and writes nothing again.
 
 The claim is a row inserted before the work, under a unique constraint, so two copies of one
 request racing each other cannot both run: the loser answers 409 until the winner is done. A
-request that fails with 5xx releases its claim, so the client may retry it.
+request that fails with 5xx or 409 releases its claim, so the client may retry it.
 """
 
 from __future__ import annotations
@@ -108,8 +108,10 @@ def claim(request) -> IdempotencyRecord | None:
 
 def settle(record: IdempotencyRecord, response: Response) -> None:
     """Keep the answer to replay later, or release the claim when the request failed on our
-    side (5xx), so that a retry runs it again."""
-    if response.status_code >= 500:
+    side (5xx) or met a conflict (409: the database refused the write, e.g. a race on a unique
+    row, and rolled it back; or the state forbade it), so that a retry runs it again instead of
+    replaying a refusal that may no longer hold."""
+    if response.status_code >= 500 or response.status_code == status.HTTP_409_CONFLICT:
         IdempotencyRecord.objects.for_org(record.organization_id).filter(pk=record.pk).delete()
         return
     body = JSONRenderer().render(response.data).decode() if response.data is not None else ""
