@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import logging
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +25,8 @@ from django.utils import timezone
 from members.models import Member, MemberImport
 from tenancy.models import Organization, Seat
 from tenancy.rules import require_same_organization
+
+logger = logging.getLogger(__name__)
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 # Every valid row is held in memory until the all-or-nothing insert: a cap keeps one import
@@ -143,9 +146,27 @@ def _count_rows(text: str) -> int:
 
 
 def _send(*, import_id: int, organization_id: int) -> None:
+    """Queue the committed upload for the worker. When the broker cannot be reached, the import
+    would wait "queued" for ever (no worker will hear of it): it is marked failed instead, with
+    a message asking for the file again, and the failure is logged; the page still answers."""
     from members.tasks import import_members
 
-    import_members.apply_async(kwargs={"import_id": import_id, "organization_id": organization_id})
+    try:
+        import_members.apply_async(
+            kwargs={"import_id": import_id, "organization_id": organization_id}
+        )
+    except Exception:
+        logger.exception(
+            "could not queue member import %s of organization %s", import_id, organization_id
+        )
+        MemberImport.objects.for_org(organization_id).filter(
+            pk=import_id, status=MemberImport.Status.QUEUED
+        ).update(
+            status=MemberImport.Status.FAILED,
+            error="The import could not be handed to the worker, so nothing of it was imported. "
+            "Upload the file again in a moment.",
+            finished_at=timezone.now(),
+        )
 
 
 @transaction.atomic

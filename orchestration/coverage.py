@@ -61,6 +61,7 @@ from django.db.models.lookups import Exact
 from django.db.models.signals import post_init, post_save
 from django.utils import timezone
 
+from audit.services import audit_record
 from engagement.choices import EngagementType
 from members.models import Member, OwnershipChange
 from members.services import OWNER_ROLES
@@ -931,12 +932,24 @@ def coverage_apply(
     )
     members = _members_in_scope(organization, member_ids)
     changed = _write_models(organization, members, models, today)
-    return CoverageResult(
+    result = CoverageResult(
         matched=_matched(members, models),
         changed_model=len(changed),
         owners_assigned=_assign_owners(organization, members, models),
         enrolled=_enrol(organization, changed, models),
     )
+    if result.changed_model or result.owners_assigned or result.enrolled:  # one summary per run
+        audit_record(
+            organization=organization,
+            action="coverage.apply",
+            model=Member,
+            changes={
+                "changed_model": result.changed_model,
+                "owners_assigned": result.owners_assigned,
+                "enrolled": result.enrolled,
+            },
+        )
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1098,7 +1111,15 @@ def coverage_apply_later(*, organization_id: int, member_ids: Iterable[int] | No
     def send() -> None:
         from orchestration.tasks import apply_coverage
 
-        apply_coverage.apply_async(kwargs=kwargs, expires=APPLY_EXPIRES)
+        try:
+            apply_coverage.apply_async(kwargs=kwargs, expires=APPLY_EXPIRES)
+        except Exception:
+            # The write has committed: an unreachable broker must not fail its request. The
+            # nightly orchestration.apply_coverage_all applies coverage to every member.
+            logger.exception(
+                "could not queue the coverage of organization %s; the nightly run will apply it",
+                organization_id,
+            )
 
     transaction.on_commit(send)
 

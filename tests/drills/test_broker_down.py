@@ -5,15 +5,22 @@ SQLite pass) is made unreachable for real: the app's broker is pointed at a clos
 127.0.0.1 (Redis) or at a queue folder that does not exist (file broker), so every publish fails
 as it would in production. While it is down:
 
-- My book and Member 360 answer 200, and an inline member action that schedules a success-gap
-  recompute (marking a milestone achieved) answers 200 with its write kept;
+- My book and Member 360 answer 200; an inline member action that schedules a success-gap
+  recompute after commit (logging an engagement) answers 200 with its write kept and the member
+  scored inline, the recompute it could not queue logged;
+- creating a member through the API (which queues its coverage after commit) answers 201, and
+  a CSV import upload answers with its status page, the import marked failed with a request to
+  upload again instead of waiting "queued" for a worker that will never hear of it;
 - ``/readyz`` answers 503 naming the broker.
 
+Before this drill the engagement, the API call and the upload answered 500 (the publish raised
+inside the after-commit callback, after the write had committed).
+
 Then the broker comes back (Redis on a database of the drills' own, or a fresh queue folder) and
-the recovery path runs: ``/readyz`` is 200 again, the nightly sweep
-(``outcomes.recompute_all_organizations``) publishes a recompute per organization, and running
-what reached the broker scores the member with the achieved milestone — the recompute that could
-not be sent is not lost.
+the recovery path runs: ``/readyz`` is 200 again, the nightly sweeps
+(``outcomes.recompute_all_organizations``, ``orchestration.apply_coverage_all``) publish one
+task per organization, and running what reached the broker scores every member, the new one
+included — what could not be queued is not lost.
 
 The test runs with real commits (``transactional_db``), so the after-commit sends happen exactly
 as they do in a request in production.
@@ -28,12 +35,13 @@ from pathlib import Path
 import kombu.pools
 import pytest
 from django.conf import settings as django_settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
 from config.celery import app
 from engagement.models import Engagement
-from members.models import Member
+from members.models import Member, MemberImport
 from outcomes.models import SuccessGapSnapshot
 from tests.conftest import make_tenant
 from tests.factories import GoalFactory, MemberFactory
@@ -127,7 +135,7 @@ def run_what_reached_the_broker(organization_ids: set[int], timeout: float = 10)
 
 @pytest.mark.django_db(transaction=True)
 def test_pages_keep_working_and_the_recompute_is_recovered_when_the_broker_is_down(
-    broker, login, caplog
+    broker, login, api, caplog
 ):
     tenant = make_tenant("drill-broker", "Drill Broker Society")
     organization = tenant.organization
@@ -179,16 +187,41 @@ def test_pages_keep_working_and_the_recompute_is_recovered_when_the_broker_is_do
     assert "could not queue the recompute" in caplog.text
     for name, url in pages.items():
         assert client.get(url).status_code == 200, f"{name} after the action"
+
+    # A new member through the API: creating a member queues its coverage (owner assignment)
+    # after commit; the member is kept and the nightly coverage run covers it.
+    created = api(tenant).post(
+        reverse("api:members-list"), {"name": "Ada Offline", "status": "active"}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    assert "could not queue the coverage" in caplog.text
+
+    # A CSV import is queued for the worker after its upload commits: the import cannot sit
+    # "queued" for ever, so it says it failed and asks for the file again.
+    upload = client.post(
+        reverse("members_extra:import", kwargs={"org_slug": slug}),
+        {"file": SimpleUploadedFile("m.csv", b"name\nGrace Offline\n", content_type="text/csv")},
+    )
+    assert upload.status_code == 302, upload.content[:2000]
+    member_import = MemberImport.objects.unscoped().get(organization=organization)
+    assert member_import.status == MemberImport.Status.FAILED
+    assert "upload the file again" in member_import.error.lower()
+    assert client.get(upload["Location"]).status_code == 200
     assert client.get("/readyz").status_code == 503
 
     broker.restore()
     assert client.get("/readyz").status_code == 200
+    from orchestration.tasks import apply_coverage_all
     from outcomes.tasks import recompute_all_organizations
 
-    # The nightly sweep, as beat sends it, then what it published, as the worker runs it.
+    # The nightly sweeps, as beat sends them, then what they published, as the worker runs it.
     assert recompute_all_organizations.apply(throw=True).get() >= 1
+    assert apply_coverage_all.apply(throw=True).get() >= 1
     ran = run_what_reached_the_broker({organization.pk})
-    assert ran == ["outcomes.recompute_organization"]
+    assert sorted(ran) == ["orchestration.apply_coverage", "outcomes.recompute_organization"]
     assert snapshots.count() == 2
     latest = snapshots.order_by("-computed_at", "-pk").first()
-    assert latest.run.finished_at is not None and latest.run.members_scored == 1
+    members = Member.objects.unscoped().filter(organization=organization)
+    assert latest.run.finished_at is not None
+    assert latest.run.members_scored == members.count() == 2  # the API's new member too
+    assert not members.filter(success_computed_at=None).exists()
