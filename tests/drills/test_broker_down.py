@@ -76,7 +76,12 @@ def down_broker(tmp_path: Path) -> tuple[str, dict]:
         # Port 9 (discard) is closed here: the connection is refused at once.
         return "redis://127.0.0.1:9/0", {}
     gone = str(tmp_path / "gone" / "queue")
-    return "filesystem://", {"data_folder_in": gone, "data_folder_out": gone}
+    control = str(tmp_path / "gone" / "control")
+    return "filesystem://", {
+        "data_folder_in": gone,
+        "data_folder_out": gone,
+        "control_folder": control,
+    }
 
 
 def restored_broker(tmp_path: Path) -> tuple[str, dict]:
@@ -86,9 +91,14 @@ def restored_broker(tmp_path: Path) -> tuple[str, dict]:
         url = f"redis://127.0.0.1:6379/{REDIS_DRILL_DB}"
         redis.Redis.from_url(url).flushdb()
         return url, {}
-    folder = tmp_path / "queue"
+    folder, control = tmp_path / "queue", tmp_path / "control"
     folder.mkdir()
-    return "filesystem://", {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+    control.mkdir()
+    return "filesystem://", {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(control),
+    }
 
 
 @pytest.fixture

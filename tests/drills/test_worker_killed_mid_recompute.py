@@ -144,6 +144,7 @@ class Workers:
             self.client.conf.broker_transport_options = {
                 "data_folder_in": str(folder / "queue"),
                 "data_folder_out": str(folder / "queue"),
+                "control_folder": str(folder / "control"),
                 "store_processed": False,
             }
         self.processes: dict[str, subprocess.Popen] = {}
