@@ -1270,5 +1270,7 @@ def scoring_configuration_save(
             kwargs={"organization_id": organization.pk}, expires=3600
         )
 
-    transaction.on_commit(rescore)
+    # robust: a broker that is down must not fail the saved settings; the nightly recompute
+    # scores everyone with them.
+    transaction.on_commit(rescore, robust=True)
     return configuration

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -11,13 +13,26 @@ from portability.models import DataExport
 from tenancy.models import Organization, Seat
 from tenancy.rules import require_same_organization
 
+logger = logging.getLogger(__name__)
+
 
 def _send(*, export_id: int, organization_id: int) -> None:
+    """Queue the export; with the broker unreachable, mark it failed with a message saying to
+    try again (a queued export nobody will run would block every later request)."""
     from portability.tasks import export_organization
 
-    export_organization.apply_async(
-        kwargs={"export_id": export_id, "organization_id": organization_id}
-    )
+    try:
+        export_organization.apply_async(
+            kwargs={"export_id": export_id, "organization_id": organization_id}
+        )
+    except Exception:
+        logger.exception("could not queue export %s", export_id)
+        DataExport.objects.for_org(organization_id).filter(
+            pk=export_id, status=DataExport.Status.QUEUED
+        ).update(
+            status=DataExport.Status.FAILED,
+            error="The export could not be queued (the worker is unreachable). Try again later.",
+        )
 
 
 @transaction.atomic

@@ -162,7 +162,9 @@ def webhook_delivery_replay(
         instance=replay,
         changes={"replay_of": delivery.pk},
     )
-    transaction.on_commit(_send_soon)
+    # robust: with the broker down the replay still stands; beat's sender picks up pending
+    # deliveries every 30 s.
+    transaction.on_commit(_send_soon, robust=True)
     return replay
 
 

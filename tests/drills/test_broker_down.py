@@ -235,3 +235,32 @@ def test_pages_keep_working_and_the_recompute_is_recovered_when_the_broker_is_do
     assert latest.run.finished_at is not None
     assert latest.run.members_scored == members.count() == 2  # the API's new member too
     assert not members.filter(success_computed_at=None).exists()
+
+
+def test_saving_scoring_settings_and_asking_for_an_export_survive_a_dead_broker(
+    transactional_db, broker
+):
+    """Two more after-commit senders: the scoring settings stay saved (the nightly recompute
+    uses them), and an export that cannot be queued says so instead of waiting for ever."""
+    from outcomes.models import ScoringConfiguration
+    from outcomes.services import scoring_configuration_save
+    from portability.models import DataExport
+    from portability.services import data_export_request
+
+    tenant = make_tenant("drill-senders", "Drill Senders")
+    organization = tenant.organization
+    broker.down()
+
+    scoring_configuration_save(organization=organization)
+    assert ScoringConfiguration.objects.for_org(organization).count() == 1
+
+    export = data_export_request(organization=organization, requested_by=tenant.admin)
+    export.refresh_from_db()
+    assert export.status == DataExport.Status.FAILED
+    assert "could not be queued" in export.error
+
+    broker.restore()
+    again = data_export_request(organization=organization, requested_by=tenant.admin)
+    assert again.pk != export.pk
+    again.refresh_from_db()
+    assert again.status == DataExport.Status.QUEUED
