@@ -31,6 +31,11 @@ def broker_settings(kind: str, tmp_path: Path) -> dict[str, str]:
             "CELERY_RESULT_BACKEND": f"file://{tmp_path}/results",
         }
     db = 14
+    # This test's own Redis database: start it empty, so a message left by another run is never
+    # handed to this worker.
+    import redis
+
+    redis.Redis.from_url(f"redis://127.0.0.1:6379/{db}").flushdb()
     return {
         "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{db}",
         "CELERY_RESULT_BACKEND": f"redis://127.0.0.1:6379/{db}",
