@@ -30,7 +30,7 @@ from engagement.models import ContextEvent, Engagement
 from members.models import Member
 from outcomes.models import Goal
 from tenancy.models import Organization, Seat
-from tenancy.rules import require_same_organization
+from tenancy.rules import NUL_REFUSED, contains_nul, require_same_organization
 from tenancy.scope import UnscopedQueryError, current_organization_id
 
 # Clocks drift: an engagement logged "now" on a laptop a few seconds ahead is still now.
@@ -69,6 +69,10 @@ def _check_choice(errors: dict[str, str], field: str, value: str, choices: Any) 
         errors[field] = f"{value!r} is not a known {field}. Use one of: {allowed}."
 
 
+# Older instants are typing mistakes, and near year 1 they cannot be converted between zones.
+EARLIEST_OCCURRED_AT = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+
+
 def _check_occurred_at(errors: dict[str, str], occurred_at: Any) -> None:
     """An interaction or a data point is something that happened: not in the future."""
     if not isinstance(occurred_at, dt.datetime):
@@ -77,6 +81,8 @@ def _check_occurred_at(errors: dict[str, str], occurred_at: Any) -> None:
         errors["occurred_at"] = "Give the time with its time zone."
     elif occurred_at > timezone.now() + FUTURE_TOLERANCE:
         errors["occurred_at"] = "This is in the future: record it once it has happened."
+    elif occurred_at < EARLIEST_OCCURRED_AT:
+        errors["occurred_at"] = "Give a date in 1900 or later."
 
 
 def _check_saved(errors: dict[str, str], **objects: Any) -> None:
@@ -312,9 +318,13 @@ def _clean_context_event_fields(
     clean_value = _clean_value(errors, value)
     if payload is not None and not isinstance(payload, dict):
         errors["payload"] = "The payload must be an object (key: value pairs)."
+    elif contains_nul(payload):
+        errors["payload"] = NUL_REFUSED
     clean_external_id = (external_id or "").strip() if isinstance(external_id, str) else None
     if clean_external_id is None or len(clean_external_id) > 120:
         errors["external_id"] = "Give the external id as text of at most 120 characters."
+    elif contains_nul(clean_external_id):
+        errors["external_id"] = NUL_REFUSED
     _check_occurred_at(errors, occurred_at)
     clean_payload = dict(payload) if isinstance(payload, dict) else {}
     return clean_name, clean_value, clean_payload, clean_external_id or ""
@@ -439,11 +449,6 @@ VANISHED = (
     "An event with this external id was removed while this one was being stored; send it again."
 )
 
-NUL_REFUSED = "Text may not contain NUL characters (\\u0000)."
-
-# Older instants are typing mistakes, and near year 1 they cannot be converted between zones.
-EARLIEST_OCCURRED_AT = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
-
 # Member.pk is a BigAutoField: an id outside it names no member (and must not reach the SQL).
 _MAX_ID = 2**63 - 1
 
@@ -514,23 +519,6 @@ def _parse_occurred_at(value: Any) -> Any:
     return value
 
 
-def contains_nul(*values: Any) -> bool:
-    """Whether any text inside (keys and values of nested objects too) holds a NUL character,
-    which PostgreSQL's text and jsonb refuse."""
-    stack = list(values)
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                return True
-        elif isinstance(value, dict):
-            stack.extend(value.keys())
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return False
-
-
 def _member_reference(errors: dict[str, str], item: Mapping[str, Any]) -> int | str | None:
     """The member an item names: an id (int) or the organization's own external id (str)."""
     member_id, external_id = item.get("member_id"), item.get("member_external_id")
@@ -572,10 +560,6 @@ def _clean_ingest_item(
         payload=item.get("payload"),
         external_id=item.get("external_id", ""),
     )
-    if not errors and contains_nul(item.get("payload"), external_id):
-        errors["payload" if contains_nul(item.get("payload")) else "external_id"] = NUL_REFUSED
-    if not errors and occurred_at < EARLIEST_OCCURRED_AT:
-        errors["occurred_at"] = "Give a date in 1900 or later."
     if errors:
         return errors, None, None
     row = _IngestRow(item["kind"], name, value, occurred_at, source, payload, external_id)

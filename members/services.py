@@ -20,7 +20,7 @@ from audit.services import audit_record
 from members.models import Advocacy, Member, MembershipEvent, OwnershipChange
 from members.selectors import organization_today
 from tenancy.models import Organization, Seat
-from tenancy.rules import require_same_organization
+from tenancy.rules import NUL_REFUSED, contains_nul, require_same_organization
 
 # Viewers only read; an account needs an owner who can work it.
 OWNER_ROLES = frozenset({Seat.Role.ADMIN, Seat.Role.MSM})
@@ -100,6 +100,8 @@ def _check_attributes(errors: Errors, attributes: Any) -> None:
         _add(errors, "attributes", "Attributes must be an object of named values.")
     elif not all(isinstance(key, str) for key in attributes):
         _add(errors, "attributes", "Every attribute name must be text.")
+    elif contains_nul(attributes):
+        _add(errors, "attributes", NUL_REFUSED)
 
 
 def _check_external_id(errors: Errors, organization: Organization, member: Member) -> None:

@@ -12,7 +12,6 @@ from rest_framework import serializers
 
 from engagement.choices import EngagementType
 from engagement.models import ContextEvent, Engagement
-from engagement.services import EARLIEST_OCCURRED_AT, NUL_REFUSED, contains_nul
 from members.models import Member
 from outcomes.models import Goal
 from tenancy.api.fields import TenantRelatedField
@@ -35,12 +34,6 @@ class AwareDateTimeField(serializers.DateTimeField):
             if parsed is not None and timezone.is_naive(parsed):
                 raise serializers.ValidationError("Give the time with its time zone.")
         return super().to_internal_value(value)
-
-
-def _not_too_early(value):
-    if value < EARLIEST_OCCURRED_AT:
-        raise serializers.ValidationError("Give a date in 1900 or later.")
-    return value
 
 
 class EngagementSerializer(serializers.ModelSerializer):
@@ -72,7 +65,7 @@ class EngagementCreateSerializer(serializers.Serializer):
     member = TenantRelatedField(Member, help_text="The member's id.")
     direction = serializers.ChoiceField(choices=Engagement.Direction.choices)
     type = serializers.ChoiceField(choices=EngagementType.choices)
-    occurred_at = AwareDateTimeField(validators=[_not_too_early])
+    occurred_at = AwareDateTimeField()
     seat = TenantRelatedField(
         Seat,
         required=False,
@@ -117,9 +110,7 @@ class _ContextEventFields(serializers.Serializer):
         max_length=100,
         help_text="What happened, as a key milestone rules match on: letters, digits, _ . -",
     )
-    occurred_at = AwareDateTimeField(
-        validators=[_not_too_early], help_text="ISO 8601 with its time zone; not in the future."
-    )
+    occurred_at = AwareDateTimeField(help_text="ISO 8601 with its time zone; not in the future.")
     value = serializers.DecimalField(
         max_digits=None,
         decimal_places=None,
@@ -137,11 +128,6 @@ class _ContextEventFields(serializers.Serializer):
         max_length=120,
         help_text="Your id for the event: sending it again stores nothing twice.",
     )
-
-    def validate_payload(self, value):
-        if contains_nul(value):
-            raise serializers.ValidationError(NUL_REFUSED)
-        return value
 
 
 class ContextEventCreateSerializer(_ContextEventFields):

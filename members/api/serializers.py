@@ -8,11 +8,8 @@ only check shapes and sizes; the domain's rules are the services' (the same as t
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
 
-from engagement.services import contains_nul
 from members.models import Advocacy, Member, MembershipEvent
 from tenancy.api.fields import TenantRelatedField, named_choice_field
 from tenancy.models import Seat
@@ -119,13 +116,6 @@ class MemberWriteSerializer(serializers.ModelSerializer):
         # The uniqueness of external ids is the service's to check (one field error, also in
         # a race), not a validator's.
         validators: list = []
-
-    def validate_attributes(self, value: Any) -> Any:
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Attributes must be an object of named values.")
-        if contains_nul(value):
-            raise serializers.ValidationError("Attributes cannot contain NUL characters.")
-        return value
 
 
 class MembershipEventSerializer(serializers.ModelSerializer):
