@@ -23,12 +23,9 @@ from django.views.decorators.http import require_http_methods
 from portability.exporting import export_path
 from portability.selectors import data_export_for_download, data_exports_recent, exports_pending
 from portability.services import data_export_request
-from tenancy.access import require_role
-from tenancy.models import Seat
+from tenancy.settings_views import admin_only
 
 TEMPLATE = "portability/export.html"
-
-admin_only = require_role(Seat.Role.ADMIN, read_role=Seat.Role.ADMIN)
 
 
 @admin_only

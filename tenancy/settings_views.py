@@ -115,16 +115,16 @@ def put_errors(form: forms.Form, error: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, messages_)
 
 
-def _page(request: HttpRequest, rows: Any) -> Page:
+def paginate(request: HttpRequest, rows: Any) -> Page:
     return Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page") or request.POST.get("page"))
 
 
-def _done(request: HttpRequest, message: str, to: str, **kwargs: Any) -> HttpResponse:
+def done_and_redirect(request: HttpRequest, message: str, to: str, **kwargs: Any) -> HttpResponse:
     messages.success(request, message)
     return redirect(to, org_slug=request.organization.slug, **kwargs)
 
 
-def _no_store(response: HttpResponse) -> HttpResponse:
+def no_store(response: HttpResponse) -> HttpResponse:
     """For pages that show a secret once: never kept by a browser or a proxy."""
     response["Cache-Control"] = "no-store"
     return response
@@ -148,7 +148,7 @@ def settings_index(request: HttpRequest, org_slug: str) -> HttpResponse:
 @require_safe
 def coverage_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Coverage models in the order they win members, with their pool, playbooks and reach."""
-    page = _page(request, coverage_models_for_list(organization=request.organization))
+    page = paginate(request, coverage_models_for_list(organization=request.organization))
     counts = coverage_member_counts(
         organization=request.organization, model_ids=[model.pk for model in page.object_list]
     )
@@ -273,7 +273,7 @@ def _coverage_submit(request: HttpRequest, model: CoverageModel | None) -> HttpR
     except ValidationError as error:
         forms_.refuse(error)
         return _coverage_page(request, forms_, status=400)
-    return _done(
+    return done_and_redirect(
         request,
         f"Coverage model “{saved.name}” saved; members are matched again in a moment.",
         "tenancy:settings_coverage",
@@ -324,7 +324,9 @@ def coverage_set_active(request: HttpRequest, org_slug: str, model: CoverageMode
     active = request.POST.get("active") == "1"
     coverage_model_update(organization=request.organization, coverage_model=model, is_active=active)
     state = "switched on" if active else "switched off"
-    return _done(request, f"Coverage model “{model.name}” {state}.", "tenancy:settings_coverage")
+    return done_and_redirect(
+        request, f"Coverage model “{model.name}” {state}.", "tenancy:settings_coverage"
+    )
 
 
 # --- playbooks and steps ---------------------------------------------------------------------
@@ -333,7 +335,7 @@ def coverage_set_active(request: HttpRequest, org_slug: str, model: CoverageMode
 @admin_only
 @require_safe
 def playbook_list(request: HttpRequest, org_slug: str) -> HttpResponse:
-    page = _page(request, playbooks_for_list(organization=request.organization))
+    page = paginate(request, playbooks_for_list(organization=request.organization))
     return render(request, "settings/playbook_list.html", {"page": page})
 
 
@@ -347,7 +349,7 @@ def playbook_new(request: HttpRequest, org_slug: str) -> HttpResponse:
         except ValidationError as error:
             put_errors(form, error)
         else:
-            return _done(
+            return done_and_redirect(
                 request,
                 f"Playbook “{playbook.name}” created: add its steps.",
                 "tenancy:settings_playbook",
@@ -400,7 +402,7 @@ def playbook_detail(request: HttpRequest, org_slug: str, playbook: Playbook) -> 
             put_errors(form, error)
             playbook.refresh_from_db()
         else:
-            return _done(
+            return done_and_redirect(
                 request, "Playbook saved.", "tenancy:settings_playbook", playbook_id=playbook.pk
             )
     context = _playbook_context(request, playbook, form=form)
@@ -418,7 +420,7 @@ def playbook_set_active(request: HttpRequest, org_slug: str, playbook: Playbook)
     else:
         playbook_deactivate(organization=request.organization, playbook=playbook)
         message = f"Playbook “{playbook.name}” switched off; its enrolments were cancelled."
-    return _done(request, message, "tenancy:settings_playbooks")
+    return done_and_redirect(request, message, "tenancy:settings_playbooks")
 
 
 def _steps_answer(
@@ -465,7 +467,7 @@ def step_edit(request: HttpRequest, org_slug: str, step: PlaybookStep) -> HttpRe
         except ValidationError as error:
             put_errors(form, error)
         else:
-            return _done(
+            return done_and_redirect(
                 request, "Step saved.", "tenancy:settings_playbook", playbook_id=step.playbook_id
             )
     return render(request, "settings/step_form.html", {"step": step, "form": form}, status=400)
@@ -501,7 +503,7 @@ def step_move(request: HttpRequest, org_slug: str, step: PlaybookStep) -> HttpRe
 @admin_only
 @require_safe
 def milestone_list(request: HttpRequest, org_slug: str) -> HttpResponse:
-    page = _page(request, milestone_definitions_for_list(organization=request.organization))
+    page = paginate(request, milestone_definitions_for_list(organization=request.organization))
     return render(request, "settings/milestone_list.html", {"page": page})
 
 
@@ -532,7 +534,7 @@ def _milestone_submit(request: HttpRequest, definition: MilestoneDefinition | No
         except ValidationError as error:
             put_errors(form, error)
         else:
-            return _done(request, "Milestone saved.", "tenancy:settings_milestones")
+            return done_and_redirect(request, "Milestone saved.", "tenancy:settings_milestones")
     context = {"form": form, "definition": definition}
     return render(request, "settings/milestone_form.html", context, status=400)
 
@@ -564,7 +566,9 @@ def milestone_set_active(
         organization=request.organization, definition=definition, is_active=active
     )
     state = "switched on" if active else "switched off"
-    return _done(request, f"Milestone “{definition.name}” {state}.", "tenancy:settings_milestones")
+    return done_and_redirect(
+        request, f"Milestone “{definition.name}” {state}.", "tenancy:settings_milestones"
+    )
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -616,7 +620,7 @@ def scoring_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
         except ValidationError as error:
             put_errors(form, error)
         else:
-            return _done(
+            return done_and_redirect(
                 request,
                 "Scoring saved; every member is rescored in a moment.",
                 "tenancy:settings_scoring",
@@ -663,7 +667,7 @@ def _seats_context(
 ) -> dict[str, Any]:
     return {
         "relinked": relinked,
-        "page": _page(request, organization_team(organization=request.organization)),
+        "page": paginate(request, organization_team(organization=request.organization)),
         "invite_form": invite_form or InviteForm(),
         "invited": invited,
         "link": link,
@@ -676,7 +680,7 @@ def _seats_answer(request: HttpRequest, *, status: int = 200, **context: Any) ->
     """The seats area (htmx, always 200 so it is swapped in) or the whole page."""
     template = "settings/seats.html#area" if request.htmx else "settings/seats.html"
     status = 200 if request.htmx else status
-    return _no_store(render(request, template, _seats_context(request, **context), status=status))
+    return no_store(render(request, template, _seats_context(request, **context), status=status))
 
 
 @admin_only
@@ -729,7 +733,7 @@ def seat_role(request: HttpRequest, org_slug: str, seat: Seat) -> HttpResponse:
         return _seats_answer(request, row_errors={seat.pk: error.messages}, status=400)
     if request.htmx:
         return _seats_answer(request)
-    return _done(
+    return done_and_redirect(
         request, f"{seat.user.email} is now {seat.get_role_display()}.", "tenancy:settings_seats"
     )
 
@@ -752,7 +756,7 @@ def seat_delete(request: HttpRequest, org_slug: str, seat: Seat) -> HttpResponse
     note = (
         f" {unowned} member{'s' if unowned != 1 else ''} now without an owner." if unowned else ""
     )
-    return _done(request, f"{seat.user.email} removed.{note}", "tenancy:settings_seats")
+    return done_and_redirect(request, f"{seat.user.email} removed.{note}", "tenancy:settings_seats")
 
 
 class SetPasswordView(PasswordResetConfirmView):
@@ -776,12 +780,12 @@ class SetPasswordView(PasswordResetConfirmView):
 def _keys_answer(request: HttpRequest, *, status: int = 200, **context: Any) -> HttpResponse:
     template = "settings/api_keys.html#area" if request.htmx else "settings/api_keys.html"
     context = {
-        "page": _page(request, api_keys_for_list(organization=request.organization)),
+        "page": paginate(request, api_keys_for_list(organization=request.organization)),
         "form": context.pop("form", None) or ApiKeyForm(),
         **context,
     }
     status = 200 if request.htmx else status
-    return _no_store(render(request, template, context, status=status))
+    return no_store(render(request, template, context, status=status))
 
 
 @admin_only
@@ -814,6 +818,6 @@ def api_key_revoke_view(request: HttpRequest, org_slug: str, api_key: ApiKey) ->
     api_key_revoke(organization=request.organization, api_key=api_key)
     if request.htmx:
         return _keys_answer(request)
-    return _done(
+    return done_and_redirect(
         request, f"Key “{api_key.name}” revoked: it no longer works.", "tenancy:settings_api_keys"
     )

@@ -8,20 +8,21 @@ organization's id is a 404 whatever the method. Pages that show a secret are nev
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Any
 
-from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Page, Paginator
-from django.db import models
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import render
 from django.views.decorators.http import require_POST, require_safe
 
-from tenancy.access import require_role
-from tenancy.models import Seat
+from tenancy.settings_views import (
+    admin_only,
+    done_and_redirect,
+    no_store,
+    paginate,
+    put_errors,
+    with_row,
+)
 from webhooks.forms import EndpointForm
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import (
@@ -37,67 +38,31 @@ from webhooks.services import (
     webhook_endpoint_set_active,
 )
 
-PAGE_SIZE = 25
 LIST = "webhooks/settings_webhooks.html"
 DETAIL = "webhooks/settings_endpoint.html"
-
-admin_only = require_role(Seat.Role.ADMIN, read_role=Seat.Role.ADMIN)
-
-
-def with_row(model: type[models.Model], kwarg: str) -> Callable:
-    """Hand the view the URL's row, read in the request's scope (404 for another tenant's)."""
-
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @functools.wraps(view)
-        def wrapper(request: HttpRequest, org_slug: str, **kwargs: Any) -> HttpResponse:
-            row = get_object_or_404(model.objects.all(), pk=kwargs.pop(kwarg))
-            return view(request, org_slug, row, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-def _page(request: HttpRequest, rows: Any) -> Page:
-    return Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page") or request.POST.get("page"))
-
-
-def _no_store(response: HttpResponse) -> HttpResponse:
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-def _put_errors(form: EndpointForm, error: ValidationError) -> None:
-    for field, texts in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, texts)
 
 
 def _list_answer(request: HttpRequest, *, status: int = 200, **context: Any) -> HttpResponse:
     organization = request.organization
     context = {
-        "page": _page(request, webhook_endpoints_for_list(organization=organization)),
+        "page": paginate(request, webhook_endpoints_for_list(organization=organization)),
         "deliveries": webhook_recent_deliveries(organization=organization),
         "form": context.pop("form", None) or EndpointForm(),
         **context,
     }
     template = f"{LIST}#area" if request.htmx else LIST
     status = 200 if request.htmx else status
-    return _no_store(render(request, template, context, status=status))
+    return no_store(render(request, template, context, status=status))
 
 
 def _detail_answer(
     request: HttpRequest, endpoint: WebhookEndpoint, *, status: int = 200, **context: Any
 ) -> HttpResponse:
     deliveries = webhook_deliveries_for_list(organization=request.organization, endpoint=endpoint)
-    context = {"endpoint": endpoint, "page": _page(request, deliveries), **context}
+    context = {"endpoint": endpoint, "page": paginate(request, deliveries), **context}
     template = f"{DETAIL}#area" if request.htmx else DETAIL
     status = 200 if request.htmx else status
-    return _no_store(render(request, template, context, status=status))
-
-
-def _done(request: HttpRequest, message: str, to: str, **kwargs: Any) -> HttpResponse:
-    messages.success(request, message)
-    return redirect(to, org_slug=request.organization.slug, **kwargs)
+    return no_store(render(request, template, context, status=status))
 
 
 @admin_only
@@ -118,7 +83,7 @@ def webhook_new(request: HttpRequest, org_slug: str) -> HttpResponse:
                 organization=request.organization, created_by=request.seat, **form.cleaned_data
             )
         except ValidationError as error:
-            _put_errors(form, error)
+            put_errors(form, error)
         else:
             return _list_answer(request, created=endpoint, secret=secret)
     return _list_answer(request, form=form, status=400)
@@ -143,7 +108,7 @@ def webhook_set_active(
     if request.htmx:
         return _list_answer(request)
     state = "switched on" if active else "switched off"
-    return _done(request, f"{endpoint.url} {state}.", "webhooks:endpoint_list")
+    return done_and_redirect(request, f"{endpoint.url} {state}.", "webhooks:endpoint_list")
 
 
 @admin_only
@@ -162,7 +127,7 @@ def webhook_delete(request: HttpRequest, org_slug: str, endpoint: WebhookEndpoin
     webhook_endpoint_delete(organization=request.organization, endpoint=endpoint)
     if request.htmx:
         return _list_answer(request)
-    return _done(request, f"{endpoint.url} removed.", "webhooks:endpoint_list")
+    return done_and_redirect(request, f"{endpoint.url} removed.", "webhooks:endpoint_list")
 
 
 @admin_only
@@ -185,5 +150,5 @@ def delivery_replay(request: HttpRequest, org_slug: str, delivery: WebhookDelive
         return _list_answer(request, replayed=delivery.pk)
     note = f"Delivery {delivery.pk} queued to be sent again."
     if on_endpoint:
-        return _done(request, note, "webhooks:endpoint", endpoint_id=endpoint.pk)
-    return _done(request, note, "webhooks:endpoint_list")
+        return done_and_redirect(request, note, "webhooks:endpoint", endpoint_id=endpoint.pk)
+    return done_and_redirect(request, note, "webhooks:endpoint_list")
