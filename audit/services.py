@@ -10,6 +10,8 @@ a rolled-back change, and a committed change always has its entry):
   ``audit_record(organization=org, action="goal.abandon", instance=goal, changes=...)``.
   Set-based system work (scoring, nudge planning, bulk ingest, sweeps) records ONE summary entry
   per run (``object_id`` None, ``changes`` like ``{"stored": n}``), never one per row.
+* ``audit_summaries`` is that summary for a run that crosses organizations (the nudge
+  dispatcher and its lease sweeper): one entry per organization touched, all in one INSERT.
 """
 
 from __future__ import annotations
@@ -85,8 +87,6 @@ def audit_record(
     its fields that differs from ``instance`` now. Call it inside the service's transaction,
     after the write succeeded.
     """
-    from ops.logging import current_request_context
-
     organization_id = organization if isinstance(organization, int) else organization.pk
     if instance is not None:
         model = model or type(instance)
@@ -100,19 +100,67 @@ def audit_record(
             new = getattr(instance, instance._meta.get_field(name).attname)
             if old != new:
                 changes[name] = [REDACTED, REDACTED] if name in REDACTED_FIELDS else [old, new]
+    entry = _entry(
+        organization_id=organization_id,
+        action=action,
+        model=model,
+        object_id=object_id,
+        label=label,
+        changes=changes,
+        removed_seat=_removed_seat(instance, action),
+    )
+    entry.save(using=using)
+    return entry
+
+
+def audit_summaries(
+    *,
+    action: str,
+    model: type[models.Model] | str,
+    changes_by_organization: Mapping[int, Mapping[str, Any]],
+    using: str = "default",
+) -> list[AuditEntry]:
+    """One summary entry per organization of a run that crosses organizations (the nudge
+    dispatcher, the lease sweeper), all written by ONE INSERT: ``{organization id: changes}``.
+
+    Each organization's entry holds only its own counts, so no trail tells of another
+    organization's work. Call it inside the transaction of the writes it sums up when there is
+    one; organizations with empty ``changes`` get no entry.
+    """
+    entries = [
+        _entry(organization_id=organization_id, action=action, model=model, changes=changes)
+        for organization_id, changes in sorted(changes_by_organization.items())
+        if changes
+    ]
+    if entries:
+        AuditEntry.objects.unscoped().using(using).bulk_create(entries)
+    return entries
+
+
+def _entry(
+    *,
+    organization_id: int,
+    action: str,
+    model: type[models.Model] | str,
+    object_id: int | None = None,
+    label: str = "",
+    changes: Mapping[str, Any],
+    removed_seat: int | None = None,
+) -> AuditEntry:
+    """An unsaved entry for the current actor and request."""
+    from ops.logging import current_request_context
+
     model_label = model if isinstance(model, str) else model._meta.label
     actor = current_actor()
     seat, api_key = actor.seat, actor.api_key
     # An actor's row is linked only within its own organization (and never to a row that is
     # going away in this very change); the label keeps who it was either way.
-    if seat is not None and (
-        seat.organization_id != organization_id or seat.pk == _removed_seat(instance, action)
-    ):
+    if seat is not None and (seat.organization_id != organization_id or seat.pk == removed_seat):
         seat = None
     if api_key is not None and api_key.organization_id != organization_id:
         api_key = None
     context = current_request_context()
-    entry = AuditEntry(
+    return AuditEntry(
         organization_id=organization_id,
         actor_kind=actor.kind,
         seat=seat,
@@ -122,11 +170,9 @@ def audit_record(
         model_label=model_label[:100],
         object_id=object_id,
         object_label=label[:200],
-        changes=changes,
+        changes=dict(changes),
         request_id=context.request_id if context is not None else "",
     )
-    entry.save(using=using)
-    return entry
 
 
 def _removed_seat(instance: models.Model | None, action: str) -> int | None:

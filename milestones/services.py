@@ -341,7 +341,25 @@ def milestone_plan_for_member(
         )
         for definition in missing
     ]
-    return ProgressMilestone.objects.for_org(organization).bulk_create(milestones)
+    created = ProgressMilestone.objects.for_org(organization).bulk_create(milestones)
+    _audit_plan(organization, created, member=member.pk)
+    return created
+
+
+def _audit_plan(organization: Organization, created: list[ProgressMilestone], **of: int) -> None:
+    """``bulk_create`` sends no signal: one summary entry per planning call (how many, for
+    whom, from which definitions), none when it planned nothing."""
+    if created:
+        audit_record(
+            organization=organization,
+            action="milestones.plan",
+            model=ProgressMilestone,
+            changes={
+                "planned": len(created),
+                **of,
+                "definitions": sorted(milestone.definition_id for milestone in created),
+            },
+        )
 
 
 @transaction.atomic
@@ -376,7 +394,9 @@ def milestone_plan_for_goal(*, organization: Organization, goal: Goal) -> list[P
         )
         for definition in missing
     ]
-    return ProgressMilestone.objects.for_org(organization).bulk_create(milestones)
+    created = ProgressMilestone.objects.for_org(organization).bulk_create(milestones)
+    _audit_plan(organization, created, member=goal.member_id, goal=goal.pk)
+    return created
 
 
 # --- one milestone ---------------------------------------------------------------------------
@@ -659,21 +679,24 @@ def milestones_achieve_from_context_event(
     if not ids:
         return []
     stamp = timezone.now()
-    ProgressMilestone.objects.for_org(organization).filter(
-        pk__in=ids, achieved_at__isnull=True
-    ).update(
-        achieved_at=event.occurred_at,
-        achieved_via=ProgressMilestone.Via.RULE,
-        context_event=event,
-        updated_at=stamp,
+    achieved = (
+        ProgressMilestone.objects.for_org(organization)
+        .filter(pk__in=ids, achieved_at__isnull=True)
+        .update(
+            achieved_at=event.occurred_at,
+            achieved_via=ProgressMilestone.Via.RULE,
+            context_event=event,
+            updated_at=stamp,
+        )
     )
     _announce_achievements(organization, ids, stamp)
-    audit_record(
-        organization=organization,
-        action="milestones.achieve_by_rule",
-        model=ProgressMilestone,
-        changes={"achieved": len(ids), "context_event": event.pk},
-    )
+    if achieved:
+        audit_record(
+            organization=organization,
+            action="milestones.achieve_by_rule",
+            model=ProgressMilestone,
+            changes={"achieved": achieved, "context_event": event.pk},
+        )
     return list(ProgressMilestone.objects.for_org(organization).filter(pk__in=ids))
 
 

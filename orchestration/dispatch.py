@@ -22,6 +22,18 @@ knows a nudge's organization it goes back to ``Nudge.objects.for_org(...)`` (or,
 path of recording a send, names ``organization_id`` in the statement itself). The send is not
 wrapped in a transaction: a message handed to the mail server cannot be rolled back, and holding
 a transaction (on SQLite: the write lock) across a network call would stall the other workers.
+
+The audit trail gets one summary entry per organization per run, never one per nudge
+(``audit.services.audit_summaries``: one INSERT for every organization the run touched):
+
+- ``nudges.dispatch`` — ``{"claimed", "sent", "retried", "failed"}``, counted while the run goes
+  and written when it ends (also when it ends in an error). Each send is recorded in its own
+  statement the moment the server took the message (see orchestration/email.py: that keeps the
+  window for a duplicate as small as it can be), so there is no one transaction of the run's
+  writes for the entry to join; it gets its own, after them. A worker killed mid-run leaves its
+  nudges' rows (status, ``sent_at``, ``last_error``) but no entry for that run; the release of
+  its claims is recorded below.
+- ``nudges.release`` — ``{"requeued", "failed"}``, written in the release's own transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +43,7 @@ import hashlib
 import logging
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, fields
 from email.utils import parseaddr
 
@@ -40,6 +53,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.services import audit_summaries
 from orchestration.models import Nudge
 from tenancy.models import DomainEvent
 
@@ -96,6 +110,7 @@ _RELEASE_SQL = f"""
            claimed_at = NULL,
            updated_at = %s
      WHERE status = %s AND claimed_at <= %s
+ RETURNING organization_id, status
 """  # noqa: S608
 _DUE_SQL = f"""
     SELECT COUNT(*) FROM (
@@ -118,6 +133,10 @@ _STALE_FAILING_SQL = f"""
 """  # noqa: S608
 
 LEASE_EXPIRED = "The worker sending it stopped before finishing (its lease ran out)."
+
+# What a run did per organization ({organization id: Counter of "claimed", "sent", ...}).
+Tally = dict[int, Counter]
+RUN_COUNTS = ("claimed", "sent", "retried", "failed")
 
 
 class PermanentSendError(Exception):
@@ -163,9 +182,15 @@ def nudges_claim(
     """Claim up to ``batch_size`` due nudges of any organization, oldest first.
 
     Returns the claim token and the claimed ids in the order they were due. Each claimed nudge is
-    ``sending`` with ``claimed_at=now``, the token, and one more attempt counted.
+    ``sending`` with ``claimed_at=now``, the token, and one more attempt counted. A claim made
+    on its own (not by ``nudges_dispatch``) is recorded in the trail in its transaction.
     """
-    token, claimed = _claim(batch_size=batch_size, now=now, worker=worker)
+    with transaction.atomic():
+        token, claimed = _claim(batch_size=batch_size, now=now, worker=worker)
+        tally: Tally = {}
+        for _, organization_id in claimed:
+            _count(tally, organization_id, "claimed")
+        _audit_run(tally)
     return token, [pk for pk, _ in claimed]
 
 
@@ -234,10 +259,40 @@ def nudges_release_stale(*, lease_seconds: int = 300, now: dt.datetime | None = 
                 _db_datetime(cutoff),
             ],
         )
-        released = cursor.rowcount
+        rows = cursor.fetchall()
+        _audit_release(rows)
+    released = len(rows)
     if released:
         logger.warning("Released %d nudges whose worker stopped mid-send.", released)
     return released
+
+
+def _audit_release(rows: list[tuple[int, str]]) -> None:
+    """One ``nudges.release`` summary per organization whose claims the sweep handed back."""
+    by_organization: dict[int, dict[str, int]] = {}
+    for organization_id, status in rows:
+        counts = by_organization.setdefault(organization_id, {"requeued": 0, "failed": 0})
+        counts["failed" if status == FAILED else "requeued"] += 1
+    audit_summaries(action="nudges.release", model=Nudge, changes_by_organization=by_organization)
+
+
+def _count(tally: Tally, organization_id: int, name: str) -> None:
+    tally.setdefault(organization_id, Counter())[name] += 1
+
+
+def _audit_run(tally: Tally) -> None:
+    """The run's ``nudges.dispatch`` summaries: one per organization it claimed from, one INSERT
+    (nothing at all when it claimed nothing)."""
+    if not tally:
+        return
+    audit_summaries(
+        action="nudges.dispatch",
+        model=Nudge,
+        changes_by_organization={
+            organization_id: {name: counts[name] for name in RUN_COUNTS}
+            for organization_id, counts in tally.items()
+        },
+    )
 
 
 def _stale_failures_announce(cursor, *, cutoff: dt.datetime, limit: int) -> None:
@@ -335,7 +390,12 @@ def nudge_send(*, nudge_id: int, claim_token: str, mail: BaseEmailBackend | None
     nudge = _claimed(organization_id, claim_token).filter(pk=nudge_id).first()
     if nudge is None:  # released or deleted since the look-up
         return Outcome.SKIPPED
-    return _send_claimed(nudge=nudge, claim_token=claim_token, mail=mail)
+    outcome = _send_claimed(nudge=nudge, claim_token=claim_token, mail=mail)
+    if _TALLY[outcome] in RUN_COUNTS:
+        tally: Tally = {}
+        _count(tally, organization_id, _TALLY[outcome])
+        _audit_run(tally)
+    return outcome
 
 
 def _claimed(organization_id: int, claim_token: str):
@@ -414,6 +474,7 @@ def nudges_dispatch(
     report = DispatchReport(released=nudges_release_stale(lease_seconds=lease))
     deadline = time.monotonic() + budget
     mail = get_connection()
+    tally: Tally = {}
     try:
         while time.monotonic() < deadline:
             token, claimed = _claim(batch_size=batch_size, now=None, worker=worker)
@@ -421,17 +482,26 @@ def nudges_dispatch(
                 break
             report.batches += 1
             report.claimed += len(claimed)
+            for _, organization_id in claimed:
+                _count(tally, organization_id, "claimed")
             nudges = _claimed_nudges(token, claimed)
             report.skipped += len(claimed) - len(nudges)
-            if not _send_batch(report, nudges=nudges, claim_token=token, mail=mail):
+            if not _send_batch(report, tally, nudges=nudges, claim_token=token, mail=mail):
                 break  # the mail server cannot be reached: the rest waits for the next run
     finally:
         _close(mail)
+        with transaction.atomic():
+            _audit_run(tally)
     return report
 
 
 def _send_batch(
-    report: DispatchReport, *, nudges: list[Nudge], claim_token: str, mail: BaseEmailBackend
+    report: DispatchReport,
+    tally: Tally,
+    *,
+    nudges: list[Nudge],
+    claim_token: str,
+    mail: BaseEmailBackend,
 ) -> bool:
     """Send a claimed batch over one mail session, opened when the first email needs it.
 
@@ -448,10 +518,11 @@ def _send_batch(
             session = unreachable is None
         if email and unreachable is not None:
             claimed = _claimed(nudge.organization_id, claim_token).filter(pk=nudge.pk)
-            _tally(report, _record_failure(nudge=nudge, claimed=claimed, error=unreachable))
+            outcome = _record_failure(nudge=nudge, claimed=claimed, error=unreachable)
+            _tally(report, tally, nudge, outcome)
             continue
         outcome = _send_claimed(nudge=nudge, claim_token=claim_token, mail=mail)
-        _tally(report, outcome)
+        _tally(report, tally, nudge, outcome)
         if email and outcome in (Outcome.RETRY, Outcome.FAILED):
             _close(mail)
             session = False
@@ -484,6 +555,8 @@ _TALLY = {
 }
 
 
-def _tally(report: DispatchReport, outcome: str) -> None:
+def _tally(report: DispatchReport, tally: Tally, nudge: Nudge, outcome: str) -> None:
     name = _TALLY[outcome]
     setattr(report, name, getattr(report, name) + 1)
+    if name in RUN_COUNTS:
+        _count(tally, nudge.organization_id, name)

@@ -597,15 +597,17 @@ def orchestrated_events_mark_missed(
     changed = timezone.now()
     with transaction.atomic():
         # Like the single-event move: leaving "announced" cancels what is still to be sent.
-        Nudge.objects.for_org(organization).filter(
-            event__in=overdue.values("pk"), status=Nudge.Status.SCHEDULED
-        ).update(status=Nudge.Status.CANCELLED, updated_at=changed)
+        cancelled = (
+            Nudge.objects.for_org(organization)
+            .filter(event__in=overdue.values("pk"), status=Nudge.Status.SCHEDULED)
+            .update(status=Nudge.Status.CANCELLED, updated_at=changed)
+        )
         missed = overdue.update(status=Status.MISSED, closed_at=now, updated_at=changed)
-        if missed:  # one summary per sweep
+        if missed:  # one summary per sweep, with the nudges it called off
             audit_record(
                 organization=organization,
                 action="events.mark_missed",
                 model=OrchestratedEvent,
-                changes={"missed": missed},
+                changes={"missed": missed, "nudges_cancelled": cancelled},
             )
         return missed

@@ -172,15 +172,29 @@ def _plan_rows(organization: Organization, specs: Iterable[NudgeSpec]) -> tuple[
 def nudges_cancel(
     *, organization: Organization, event_id: int | None = None, enrollment_id: int | None = None
 ) -> int:
-    """Cancel the still-scheduled nudges of an event or an enrolment; returns how many."""
+    """Cancel the still-scheduled nudges of an event or an enrolment; returns how many.
+
+    One UPDATE, and one summary entry in the trail naming the event or enrolment (the rows are
+    many and alike: their ids are in the nudge table, their count is in the entry)."""
     if event_id is None and enrollment_id is None:
         raise ValueError("Say which event or enrolment's nudges to cancel.")
     pending = Nudge.objects.for_org(organization).filter(status=Nudge.Status.SCHEDULED)
+    of: dict[str, int] = {}
     if event_id is not None:
         pending = pending.filter(event_id=event_id)
+        of["event"] = event_id
     if enrollment_id is not None:
         pending = pending.filter(enrollment_id=enrollment_id)
-    return pending.update(status=Nudge.Status.CANCELLED, updated_at=timezone.now())
+        of["enrollment"] = enrollment_id
+    cancelled = pending.update(status=Nudge.Status.CANCELLED, updated_at=timezone.now())
+    if cancelled:
+        audit_record(
+            organization=organization,
+            action="nudges.cancel",
+            model=Nudge,
+            changes={"cancelled": cancelled, **of},
+        )
+    return cancelled
 
 
 @transaction.atomic
@@ -188,8 +202,9 @@ def nudges_requeue_failed(
     *, organization: Organization, nudge_ids: Iterable[int], at: dt.datetime | None = None
 ) -> int:
     """Put failed nudges back in the queue with their attempts reset (once the cause is fixed);
-    returns how many. The last error stays visible until a send succeeds."""
-    return (
+    returns how many. The last error stays visible until a send succeeds. One summary entry
+    in the trail for the call."""
+    requeued = (
         Nudge.objects.for_org(organization)
         .filter(pk__in=list(nudge_ids), status=Nudge.Status.FAILED)
         .update(
@@ -201,6 +216,14 @@ def nudges_requeue_failed(
             updated_at=timezone.now(),
         )
     )
+    if requeued:
+        audit_record(
+            organization=organization,
+            action="nudges.requeue",
+            model=Nudge,
+            changes={"requeued": requeued},
+        )
+    return requeued
 
 
 class NudgeNotCancellable(Exception):
