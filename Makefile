@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test lint format bench install migrate demo chromium clean
+.PHONY: run test lint format bench bench-load install migrate demo chromium clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed (set PYTHON=... to use another 3.11+)"; exit 1; }
@@ -45,9 +45,15 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every benchmark but the load one, which needs PostgreSQL and minutes of data: bench-load.
 bench: install
-	@ls benchmarks/*.py >/dev/null 2>&1 && for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done \
-	  || echo "no benchmarks yet"
+	@for script in benchmarks/*.py; do \
+	  [ "$$script" = benchmarks/load.py ] || $(BIN)/python $$script || exit 1; done
+
+# The load figures (issue 8): gunicorn on PostgreSQL, 10k members, ~1M activity rows.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tandem_load_bench
+bench-load: install
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} $(BIN)/python benchmarks/load.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

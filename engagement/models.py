@@ -52,8 +52,15 @@ class Engagement(TenantModel):
             models.Index(
                 fields=["organization", "member", "occurred_at"], name="engagement_org_member"
             ),
+            # My book's direction mix reads the seat's month from the index alone (PostgreSQL).
             models.Index(
-                fields=["organization", "seat", "occurred_at"], name="engagement_org_seat"
+                fields=["organization", "seat", "occurred_at"],
+                name="engagement_org_seat",
+                include=["id", "direction", "duration_minutes"],
+            ),
+            # The organization's stream, newest first (the API list's order and cursor).
+            models.Index(
+                fields=["organization", "occurred_at", "id"], name="engagement_org_stream"
             ),
         ]
 
@@ -103,6 +110,8 @@ class ContextEvent(TenantModel):
                 fields=["organization", "member", "occurred_at"], name="context_org_member"
             ),
             models.Index(fields=["organization", "name", "occurred_at"], name="context_org_name"),
+            # The organization's stream, newest first (the API list's order and cursor).
+            models.Index(fields=["organization", "occurred_at", "id"], name="context_org_stream"),
         ]
 
     def __str__(self) -> str:

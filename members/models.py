@@ -67,6 +67,8 @@ class Member(TenantModel):
             models.Index(fields=["organization", "owner"], name="member_org_owner"),
             models.Index(fields=["organization", "renewal_on"], name="member_org_renewal"),
             models.Index(fields=["organization", "updated_at"], name="member_org_updated"),
+            # The tier filter's choices come from an index-only scan, not the whole table.
+            models.Index(fields=["organization", "tier"], name="member_org_tier"),
             models.Index(
                 fields=["organization", "success_band", "success_gap"], name="member_org_band"
             ),
