@@ -36,7 +36,7 @@ EXCLUDED: dict[str, str] = {
     "a person's cancel is recorded by nudge_cancel",
     "orchestration.Enrollment": "planned by the orchestration sweeps from coverage rules",
     "members.OwnershipChange": "already a history row, written with the audited owner change",
-    "members.MemberImport": "progress bookkeeping moved per chunk by the worker; the rows it "
+    "members.MemberImport": "progress bookkeeping moved per chunk by the worker; the members it "
     "creates are audited",
 }
 # Moved by every write: not a change worth an entry by itself.

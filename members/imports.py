@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from members.models import Member, MemberImport
 from tenancy.models import Organization, Seat
 from tenancy.rules import require_same_organization
@@ -413,6 +414,13 @@ def _run(organization: Organization, member_import: MemberImport) -> None:
             return
         created = Member.objects.for_org(organization).bulk_create(
             validation.members, batch_size=INSERT_BATCH
+        )
+        # bulk_create sends no signal: one summary for the import, not one entry per member.
+        audit_record(
+            organization=organization,
+            action="members.import",
+            model=Member,
+            changes={"created": len(created), "import": member_import.pk},
         )
     _after_import(organization, [member.pk for member in created])
 

@@ -475,22 +475,42 @@ def _check_description(errors: Errors, description: Any) -> None:
 def _replace_pool(organization: Organization, model: CoverageModel, seats: list[Seat]) -> None:
     """Replace the pool in the order given (pool order is pk order: it breaks load ties and is
     the round-robin order)."""
-    CoveragePoolSeat.objects.for_org(organization).filter(coverage_model=model).delete()
+    rows = CoveragePoolSeat.objects.for_org(organization).filter(coverage_model=model)
+    before = list(rows.order_by("pk").values_list("seat_id", flat=True))
+    rows.delete()
     CoveragePoolSeat.objects.for_org(organization).bulk_create(
         [CoveragePoolSeat(organization=organization, coverage_model=model, seat=s) for s in seats]
     )
+    _audit_list(organization, model, "pool", before, [seat.pk for seat in seats])
 
 
 def _replace_playbooks(
     organization: Organization, model: CoverageModel, playbooks: list[Playbook]
 ) -> None:
-    CoveragePlaybook.objects.for_org(organization).filter(coverage_model=model).delete()
+    rows = CoveragePlaybook.objects.for_org(organization).filter(coverage_model=model)
+    before = list(rows.order_by("pk").values_list("playbook_id", flat=True))
+    rows.delete()
     CoveragePlaybook.objects.for_org(organization).bulk_create(
         [
             CoveragePlaybook(organization=organization, coverage_model=model, playbook=playbook)
             for playbook in playbooks
         ]
     )
+    _audit_list(organization, model, "playbooks", before, [playbook.pk for playbook in playbooks])
+
+
+def _audit_list(
+    organization: Organization, model: CoverageModel, name: str, before: list, after: list
+) -> None:
+    """``bulk_create`` sends no signal: the new list goes into the trail as one entry on the
+    model, ``{name: [ids before, ids after]}`` (the rows removed are recorded on delete)."""
+    if before != after:
+        audit_record(
+            organization=organization,
+            action=f"coverage_model.set_{name}",
+            instance=model,
+            changes={name: [before, after]},
+        )
 
 
 def _save_model(model: CoverageModel, **save_kwargs: Any) -> None:

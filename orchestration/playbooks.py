@@ -40,6 +40,7 @@ from django.template import (
 from django.template.base import FilterExpression, Variable, VariableNode
 from django.utils import timezone
 
+from audit.services import audit_record
 from members.models import Member
 from orchestration.models import (
     DomainEventCursor,
@@ -525,10 +526,17 @@ def playbook_create(
         trigger_days=trigger_days,
     )
     _save_playbook(playbook)
-    PlaybookStep.objects.for_org(organization).bulk_create(
+    created = PlaybookStep.objects.for_org(organization).bulk_create(
         PlaybookStep(organization=organization, playbook=playbook, position=position, **values)
         for position, values in enumerate(cleaned_steps, start=1)
     )
+    if created:  # the playbook's own create is captured; its steps come in one INSERT
+        audit_record(
+            organization=organization,
+            action="playbook.add_steps",
+            instance=playbook,
+            changes={"steps": [step.title for step in created]},
+        )
     if trigger == Playbook.Trigger.BAND_ENTERED:
         band_cursor_start(organization=organization, playbook=playbook)
     return playbook
@@ -588,8 +596,7 @@ def playbook_deactivate(*, organization: Organization, playbook: Playbook) -> Pl
     """Switch a playbook off: no trigger enrols in it, and its active enrolments are cancelled
     (their pending nudges and events with them). Idempotent."""
     require_same_organization(organization, playbook=playbook)
-    Playbook.objects.for_org(organization).filter(pk=playbook.pk).update(is_active=False)
-    playbook.is_active = False
+    _switch(organization, playbook, is_active=False)
     active = Enrollment.objects.for_org(organization).filter(
         playbook_id=playbook.pk, status=Enrollment.Status.ACTIVE
     )
@@ -605,11 +612,27 @@ def playbook_activate(*, organization: Organization, playbook: Playbook) -> Play
     require_same_organization(organization, playbook=playbook)
     if playbook.is_active:
         return playbook
-    Playbook.objects.for_org(organization).filter(pk=playbook.pk).update(is_active=True)
-    playbook.is_active = True
+    _switch(organization, playbook, is_active=True)
     if playbook.trigger == Playbook.Trigger.BAND_ENTERED:
         band_cursor_start(organization=organization, playbook=playbook)
     return playbook
+
+
+def _switch(organization: Organization, playbook: Playbook, *, is_active: bool) -> None:
+    """One UPDATE guarded on the current value, recorded in the trail when it changed."""
+    switched = (
+        Playbook.objects.for_org(organization)
+        .filter(pk=playbook.pk, is_active=not is_active)
+        .update(is_active=is_active)
+    )
+    playbook.is_active = is_active
+    if switched:
+        audit_record(
+            organization=organization,
+            action="playbook.activate" if is_active else "playbook.deactivate",
+            instance=playbook,
+            changes={"is_active": [not is_active, is_active]},
+        )
 
 
 # --- steps ---------------------------------------------------------------------------------
@@ -640,12 +663,23 @@ def _set_positions(organization: Organization, playbook_id: int, positions: dict
     if not positions:
         return
     steps = PlaybookStep.objects.for_org(organization).filter(playbook_id=playbook_id)
+    before = dict(steps.filter(pk__in=list(positions)).values_list("pk", "position"))
+    moved = {pk: [before[pk], at] for pk, at in positions.items() if before.get(pk) != at}
+    if not moved:
+        return
     steps.update(position=F("position") + _SHUFFLE)
     steps.filter(pk__in=list(positions)).update(
         position=Case(
             *[When(pk=pk, then=Value(position)) for pk, position in positions.items()],
             output_field=models.PositiveIntegerField(),
         )
+    )
+    audit_record(  # one entry for the renumbering: {step id: [position before, after]}
+        organization=organization,
+        action="playbook.renumber_steps",
+        model=Playbook,
+        object_id=playbook_id,
+        changes={str(pk): change for pk, change in sorted(moved.items())},
     )
 
 
@@ -889,7 +923,13 @@ def _materialise(
             )
         if problem:
             notes.append(f"step {step.position} skipped: {problem}")
-    Task.objects.for_org(organization).bulk_create(tasks)
+    if Task.objects.for_org(organization).bulk_create(tasks):  # nudges_plan records its own
+        audit_record(
+            organization=organization,
+            action="tasks.plan",
+            model=Task,
+            changes={"planned": len(tasks), "enrollment": enrollment.pk},
+        )
     nudges_plan(organization=organization, specs=specs)
     return notes
 
@@ -1066,10 +1106,18 @@ def enrollments_complete_finished(
     *, organization: Organization, now: dt.datetime | None = None
 ) -> int:
     """Complete, in one statement, every active enrolment with nothing left to do; returns how
-    many. Runs with the hourly trigger evaluation."""
-    return (
+    many. Runs with the hourly trigger evaluation; one summary entry per run."""
+    completed = (
         Enrollment.objects.for_org(organization)
         .filter(status=Enrollment.Status.ACTIVE)
         .exclude(_pending_work(organization))
         .update(status=Enrollment.Status.COMPLETED, ended_at=now or timezone.now())
     )
+    if completed:
+        audit_record(
+            organization=organization,
+            action="enrollments.complete_finished",
+            model=Enrollment,
+            changes={"completed": completed},
+        )
+    return completed

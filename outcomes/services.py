@@ -881,12 +881,6 @@ def goals_evaluate_due(*, organization: Organization, today: dt.date | None = No
     )
     if not count:
         return 0
-    audit_record(
-        organization=organization,
-        action="goals.evaluate_due",
-        model=Goal,
-        changes={"missed": count},
-    )
     # status_changed_at = this sweep's own instant identifies the rows it just moved.
     missed = list(
         goals.filter(status=Goal.Status.MISSED, status_changed_at=now).values_list(
@@ -920,6 +914,12 @@ def goals_evaluate_due(*, organization: Organization, today: dt.date | None = No
             payload=_goal_status_payload(pk, member_id, Goal.Status.ACTIVE, Goal.Status.MISSED),
         )
         for pk, member_id, _, _ in missed
+    )
+    audit_record(  # one summary per sweep, with the context events written beside it
+        organization=organization,
+        action="goals.evaluate_due",
+        model=Goal,
+        changes={"missed": count, "context_events": len(missed)},
     )
     return count
 
