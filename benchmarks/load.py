@@ -294,7 +294,9 @@ def main() -> int:
                 seconds=args.seconds,
             )
             p95, errors, _ = print_table(results, seconds)
-            print(f"\n(b) saturated: {saturate} clients, no think time, {args.saturate_seconds:.0f}s")
+            print(
+                f"\n(b) saturated: {saturate} clients, no think time, {args.saturate_seconds:.0f}s"
+            )
             results, seconds = run_phase(
                 port,
                 fixture,

@@ -14,21 +14,17 @@ from typing import TypedDict
 
 from django.db.models import (
     Avg,
-    Case,
     Count,
     F,
-    IntegerField,
     Max,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
-    Value,
-    When,
 )
 
-from members.models import Advocacy, Member, MembershipEvent, OwnershipChange
+from members.models import RISK_ORDER, Advocacy, Member, MembershipEvent, OwnershipChange
 from tenancy.models import Organization, Seat
 from tenancy.rules import require_same_organization
 from tenancy.selectors import organization_today
@@ -354,14 +350,6 @@ def portfolio_results(
 # ---------------------------------------------------------------------------------------------
 # The book of accounts, sorted by risk
 
-RISK_ORDER = Case(
-    When(success_band="at_risk", then=Value(0)),
-    When(success_band="watch", then=Value(1)),
-    When(success_band="on_track", then=Value(2)),
-    When(success_band="no_outcome", then=Value(3)),
-    default=Value(4),
-    output_field=IntegerField(),
-)
 SORTS = {
     "risk": [RISK_ORDER.asc(), F("success_gap").desc(nulls_last=True), "name", "pk"],
     "name": ["name", "pk"],
