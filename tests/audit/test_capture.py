@@ -88,7 +88,7 @@ def test_creates_record_the_values_and_deletes_what_was_removed(tenant_a):
 
 
 def test_a_guarded_update_records_before_and_after(tenant_a):
-    task = TaskFactory(organization=tenant_a.organization, owner=tenant_a.msm)
+    task = TaskFactory(member__organization=tenant_a.organization, owner=tenant_a.msm)
     goal = GoalFactory(desired_outcome__member__organization=tenant_a.organization)
     with acting_as(seat_actor(tenant_a.admin)):
         task_reassign(organization=tenant_a.organization, task=task, owner=tenant_a.admin)
