@@ -9,7 +9,10 @@ from django.db.models import Case, F, IntegerField, Q, Value, When
 from tenancy.models import Seat, TenantModel
 
 # Riskiest first: the book's and the member list's default order, and an index's first key
-# after the organization (the index must spell the expression exactly as the query does).
+# after the organization (the index must spell the expression exactly as the query does). The
+# gap comes next, descending, with no NULLS clause (SQLite's indexes cannot say one): within one
+# band the gaps are all set or, for "no outcome" and the unscored, all empty, so where the empty
+# ones would sort never matters.
 RISK_ORDER = Case(
     When(success_band="at_risk", then=Value(0)),
     When(success_band="watch", then=Value(1)),
@@ -83,7 +86,7 @@ class Member(TenantModel):
             models.Index(
                 F("organization"),
                 RISK_ORDER,
-                F("success_gap").desc(nulls_last=True),
+                F("success_gap").desc(),
                 F("name"),
                 F("id"),
                 name="member_org_risk",

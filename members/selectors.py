@@ -351,7 +351,7 @@ def portfolio_results(
 # The book of accounts, sorted by risk
 
 SORTS = {
-    "risk": [RISK_ORDER.asc(), F("success_gap").desc(nulls_last=True), "name", "pk"],
+    "risk": [RISK_ORDER.asc(), F("success_gap").desc(), "name", "pk"],  # the member_org_risk index
     "name": ["name", "pk"],
     "renewal": [F("renewal_on").asc(nulls_last=True), "name", "pk"],
     "gap": [F("success_gap").desc(nulls_last=True), "name", "pk"],

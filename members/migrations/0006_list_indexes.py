@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                     default=models.Value(4),
                     output_field=models.IntegerField(),
                 ),
-                models.OrderBy(models.F("success_gap"), descending=True, nulls_last=True),
+                models.OrderBy(models.F("success_gap"), descending=True),
                 models.F("name"),
                 models.F("id"),
                 name="member_org_risk",
