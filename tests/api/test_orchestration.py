@@ -291,7 +291,7 @@ def test_event_filters(api, tenant_a, tenant_b):
     alice, bob = MemberFactory.create_batch(2, organization=organization)
     soon = announced_event(tenant_a, member=alice, days=5)
     later = OrchestratedEventFactory(member=bob, scheduled_for=in_days(40))
-    enrollment = EnrollmentFactory(member=bob, organization=organization)
+    enrollment = EnrollmentFactory(member=bob, playbook__organization=organization)
     from_playbook = OrchestratedEventFactory(
         member=bob, enrollment=enrollment, scheduled_for=in_days(60)
     )
