@@ -28,6 +28,7 @@ from typing import IO, Any
 from django.contrib.auth.hashers import make_password
 from django.db import models, transaction
 
+from audit.services import audit_record
 from portability import registry
 from tenancy.models import Organization, TenantModel, User
 from tenancy.scope import organization_scope
@@ -336,6 +337,9 @@ class Loader:
                 model.objects.bulk_update(updates[start : start + CHUNK], [fld.name])
 
 
+IMPORT_ACTION = "organization.import"
+
+
 def organization_import(*, path: Path | str, slug: str, name: str | None = None) -> ImportReport:
     """Load the export at ``path`` into the organization ``slug`` (created when missing).
 
@@ -369,6 +373,17 @@ def organization_import(*, path: Path | str, slug: str, name: str | None = None)
                 for model in registry.exported_models():
                     loader.load_model(model)
                 loader.fill_deferred()
+                # The copied trail tells the source's story; this entry tells of the import.
+                audit_record(
+                    organization=organization,
+                    action=IMPORT_ACTION,
+                    instance=organization,
+                    changes={
+                        "rows": sum(loader.report.rows.values()),
+                        "users_created": loader.report.users_created,
+                        "from": manifest.get("organization", {}).get("slug", ""),
+                    },
+                )
         return loader.report
     finally:
         archive.close()

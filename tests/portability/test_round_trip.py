@@ -13,12 +13,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from audit.models import AuditEntry
 from orchestration.models import CoveragePlaybook, DomainEventCursor
 from outcomes.models import Goal, ScoringConfiguration
 from outcomes.scoring import success_gaps_recompute
 from portability import registry
 from portability.exporting import export_path
-from portability.importing import ImportRefused, organization_import
+from portability.importing import IMPORT_ACTION, ImportRefused, organization_import
 from portability.models import DataExport
 from portability.tasks import export_organization
 from tenancy.demo import build_demo
@@ -145,9 +146,15 @@ def _export(organization: Organization) -> DataExport:
     return export
 
 
+def _copied(model: type[TenantModel], organization: Organization):
+    """The model's rows, less the import's own entry in the trail (it was not copied)."""
+    rows = model.objects.for_org(organization)
+    return rows.exclude(action=IMPORT_ACTION) if model is AuditEntry else rows
+
+
 def _rows(model: type[TenantModel], organization: Organization) -> list[dict]:
     columns = [f.attname for f in registry.exported_fields(model)]
-    return list(model.objects.for_org(organization).order_by("pk").values(*columns))
+    return list(_copied(model, organization).order_by("pk").values(*columns))
 
 
 def _id_maps(source: Organization, target: Organization) -> dict[str, dict[int, int]]:
@@ -155,8 +162,8 @@ def _id_maps(source: Organization, target: Organization) -> dict[str, dict[int, 
     every row's content is compared below, so a wrong pairing cannot pass."""
     maps = {}
     for model in registry.exported_models():
-        old = list(model.objects.for_org(source).order_by("pk").values_list("pk", flat=True))
-        new = list(model.objects.for_org(target).order_by("pk").values_list("pk", flat=True))
+        old = list(_copied(model, source).order_by("pk").values_list("pk", flat=True))
+        new = list(_copied(model, target).order_by("pk").values_list("pk", flat=True))
         assert len(old) == len(new), f"{model._meta.label}: {len(old)} rows became {len(new)}"
         maps[model._meta.label] = dict(zip(old, new, strict=True))
     return maps
@@ -218,6 +225,12 @@ def test_round_trip_keeps_every_row(source, export_dir):
             new_id = new.pop("id")
             assert maps[label][old["id"]] == new_id
             assert new == _expected(model, old, maps, users), f"{label} #{old['id']}"
+
+    # The import itself is in the target's trail, once, as the system's doing.
+    entry = AuditEntry.objects.for_org(target).get(action=IMPORT_ACTION)
+    assert entry.actor_kind == "system" and entry.object_id == target.pk
+    assert entry.changes["rows"] == sum(report.rows.values()) > 0
+    assert entry.changes["from"] == "riverbend"
 
     # Secrets are not carried: the endpoint got a fresh one.
     old_secret = WebhookEndpoint.objects.for_org(source).get().secret
