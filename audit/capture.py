@@ -34,7 +34,6 @@ EXCLUDED: dict[str, str] = {
     "outcomes.SuccessGapSnapshot": "derived by scoring, one row per member per run",
     "orchestration.Nudge": "planned set-based and moved by the dispatcher many times; "
     "a person's cancel is recorded by nudge_cancel",
-    "orchestration.Enrollment": "planned by the orchestration sweeps from coverage rules",
     "members.OwnershipChange": "already a history row, written with the audited owner change",
     "members.MemberImport": "progress bookkeeping moved per chunk by the worker; the members it "
     "creates are audited",

@@ -136,3 +136,32 @@ def test_the_missed_goals_sweep_counts_its_context_events(tenant_a, tenant_b):
     assert entry.actor_kind == SYSTEM
     assert entry.changes == {"missed": 1, "context_events": 1}
     assert entries(tenant_b, "goals.evaluate_due") == []
+
+
+def test_an_enrolment_started_and_cancelled_by_hand_is_in_the_trail(tenant_a, tenant_b):
+    """Enrolments are captured like any row: who enrolled the member, and who stopped it."""
+    from orchestration.playbooks import enrollment_cancel
+    from tests.factories import PlaybookFactory
+
+    organization = tenant_a.organization
+    playbook = PlaybookFactory(organization=organization)
+    member = MemberFactory(organization=organization)
+    with acting_as(seat_actor(tenant_a.msm)):
+        enrollment = enrollment_start(organization=organization, playbook=playbook, member=member)
+        enrollment_cancel(organization=organization, enrollment=enrollment)
+
+    trail = AuditEntry.objects.for_org(organization).filter(
+        model_label="orchestration.Enrollment", object_id=enrollment.pk
+    )
+    created, cancelled = trail.order_by("pk")
+    assert (created.action, created.actor_kind, created.seat_id) == (
+        "create",
+        SEAT,
+        tenant_a.msm.pk,
+    )
+    assert cancelled.action == "update" and cancelled.changes["status"] == ["active", "cancelled"]
+    assert (
+        not AuditEntry.objects.for_org(tenant_b.organization)
+        .filter(model_label="orchestration.Enrollment")
+        .exists()
+    )
