@@ -12,7 +12,9 @@ class DataExport(TenantModel):
 
     The worker writes the zip under ``TANDEM_EXPORT_DIR/<organization id>/`` and keeps
     ``done_rows`` of ``total_rows`` up to date so the page shows how far it got. ``file_name`` is
-    relative to the export folder and set only when the file is complete.
+    relative to the export folder and set only when the file is complete. A finished file is
+    kept ``TANDEM_EXPORT_KEEP_DAYS`` days (it holds the whole organization's data), then removed
+    by a nightly sweep and the export marked expired.
     """
 
     class Status(models.TextChoices):
@@ -20,8 +22,9 @@ class DataExport(TenantModel):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired (file removed)"
 
-    FINISHED = frozenset({Status.DONE, Status.FAILED})
+    FINISHED = frozenset({Status.DONE, Status.FAILED, Status.EXPIRED})
 
     requested_by = models.ForeignKey(
         Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -1,13 +1,18 @@
-"""Writes for exports: asking for one, running it in the worker, marking it failed."""
+"""Writes for exports: asking for one, running it in the worker, marking it failed, and
+removing old files."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections import defaultdict
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit.services import audit_record
 from portability import exporting
 from portability.models import DataExport
 from tenancy.models import Organization, Seat
@@ -97,3 +102,48 @@ def data_export_fail(*, organization: Organization, export: DataExport, error: s
     DataExport.objects.for_org(organization).filter(pk=export.pk).update(
         status=DataExport.Status.FAILED, error=error, finished_at=timezone.now()
     )
+
+
+def data_exports_expire(*, now: dt.datetime | None = None) -> int:
+    """Remove the files of exports finished more than ``TANDEM_EXPORT_KEEP_DAYS`` days ago, in
+    every organization (a nightly sweep); returns how many expired.
+
+    A file holds the whole organization's data, so it should not outlive its download by long.
+    Each organization's exports are marked expired in one transaction with one summary entry in
+    its trail, and only then are the files removed: a file that cannot be removed stays on
+    disk, but no page ever offers a link to a file that is gone.
+    """
+    cutoff = (now or timezone.now()) - dt.timedelta(days=settings.TANDEM_EXPORT_KEEP_DAYS)
+    stale: dict[int, dict[int, str]] = defaultdict(dict)
+    for pk, organization_id, file_name in (
+        DataExport.objects.unscoped()
+        .filter(status=DataExport.Status.DONE, finished_at__lt=cutoff)
+        .values_list("pk", "organization_id", "file_name")
+    ):
+        stale[organization_id][pk] = file_name
+    expired = 0
+    for organization_id, files in sorted(stale.items()):
+        expired += _expire(organization_id, files)
+    return expired
+
+
+def _expire(organization_id: int, files: dict[int, str]) -> int:
+    with transaction.atomic():
+        rows = DataExport.objects.for_org(organization_id).filter(
+            pk__in=list(files), status=DataExport.Status.DONE
+        )
+        ids = sorted(rows.select_for_update().values_list("pk", flat=True))
+        count = rows.filter(pk__in=ids).update(
+            status=DataExport.Status.EXPIRED, file_name="", file_size=0
+        )
+        if count:
+            audit_record(
+                organization=organization_id,
+                action="data_exports.expire",
+                model=DataExport,
+                changes={"expired": count, "ids": ids},
+            )
+    for pk in ids:
+        if files[pk]:
+            (exporting.export_root() / files[pk]).unlink(missing_ok=True)
+    return count

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from portability.models import DataExport
-from portability.services import data_export_fail, data_export_run
+from portability.services import data_export_fail, data_export_run, data_exports_expire
 from tenancy.models import Organization
 from tenancy.scope import scoped_task
 
@@ -34,3 +34,10 @@ def export_organization(*, export_id: int, organization_id: int) -> str:
             "again, tell Tandem's operators.",
         )
         raise
+
+
+@shared_task(name="portability.expire_exports")
+def expire_exports() -> int:
+    """Nightly: remove the files of old exports in every organization (each organization's
+    writes run in its own scope inside the service)."""
+    return data_exports_expire()

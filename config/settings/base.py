@@ -267,12 +267,20 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Days a finished export's file is kept before the nightly sweep removes it.
+TANDEM_EXPORT_KEEP_DAYS = env.int("TANDEM_EXPORT_KEEP_DAYS", default=7)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     # Events still announced two days after their time, never marked as happened, are missed.
     "orchestration-mark-missed-events-nightly": {
         "task": "orchestration.mark_missed_events",
         "schedule": crontab(hour=4, minute=0),
+        "options": {"expires": 6 * 3600},
+    },
+    # Finished exports hold a whole organization's data: their files go after a few days.
+    "portability-expire-exports-nightly": {
+        "task": "portability.expire_exports",
+        "schedule": crontab(hour=4, minute=30),
         "options": {"expires": 6 * 3600},
     },
     "tenancy-clear-expired-sessions": {

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from portability import registry
 from portability.models import DataExport
@@ -134,3 +137,59 @@ def test_the_page_reads_in_constant_queries(tenant_a, login):
     few = _queries(client, tenant_a.organization)
     add(8)
     assert _queries(client, tenant_a.organization) == few
+
+
+def _finished_export(organization, export_dir, *, days_ago: int) -> DataExport:
+    export = DataExport.objects.for_org(organization).create(organization=organization)
+    export_organization(export_id=export.pk, organization_id=organization.pk)
+    export.refresh_from_db()
+    DataExport.objects.for_org(organization).filter(pk=export.pk).update(
+        finished_at=timezone.now() - dt.timedelta(days=days_ago)
+    )
+    return export
+
+
+def test_old_export_files_are_removed_and_the_page_says_expired(
+    tenant_a, tenant_b, login, export_dir, settings
+):
+    from audit.models import AuditEntry
+    from portability.exporting import export_path
+    from portability.tasks import expire_exports
+
+    settings.TANDEM_EXPORT_KEEP_DAYS = 7
+    old = _finished_export(tenant_a.organization, export_dir, days_ago=8)
+    recent = _finished_export(tenant_a.organization, export_dir, days_ago=6)
+    theirs = _finished_export(tenant_b.organization, export_dir, days_ago=30)
+    old_file, recent_file, their_file = (export_path(e) for e in (old, recent, theirs))
+    assert old_file.is_file() and recent_file.is_file() and their_file.is_file()
+
+    assert expire_exports() == 2
+    assert expire_exports() == 0  # nothing left to expire: a second run changes nothing
+
+    for export in (old, recent, theirs):
+        export.refresh_from_db()
+    assert (old.status, old.file_name, old.file_size) == ("expired", "", 0)
+    assert recent.status == "done" and recent_file.is_file()
+    assert theirs.status == "expired" and not their_file.exists() and not old_file.exists()
+    # Each organization's trail tells of its own exports only.
+    mine = AuditEntry.objects.for_org(tenant_a.organization).get(action="data_exports.expire")
+    assert mine.changes == {"expired": 1, "ids": [old.pk]} and mine.actor_kind == "system"
+    their_entry = AuditEntry.objects.for_org(tenant_b.organization).get(
+        action="data_exports.expire"
+    )
+    assert their_entry.changes["ids"] == [theirs.pk]
+
+    client = login(tenant_a.admin)
+    page = client.get(_url(tenant_a.organization)).content.decode()
+    assert "Expired (file removed)" in page
+    download = reverse(
+        "portability:export_download",
+        kwargs={"org_slug": tenant_a.organization.slug, "export_id": old.pk},
+    )
+    assert download not in page
+    assert client.get(download).status_code == 404
+
+
+def test_the_expiry_sweep_runs_nightly(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["portability-expire-exports-nightly"]
+    assert entry["task"] == "portability.expire_exports"
