@@ -27,6 +27,7 @@ EXCLUDED: dict[str, str] = {
     "audit.AuditEntry": "the trail itself",
     "tenancy.DomainEvent": "an outbox written beside a change that is itself audited",
     "tenancy.IdempotencyRecord": "a replay cache of API answers, not data",
+    "engagement.IngestFollowUp": "the outbox of a bulk batch's follow-up (the batch is audited)",
     "orchestration.DomainEventCursor": "a consumer's bookmark, moved by every run",
     "webhooks.WebhookCursor": "a consumer's bookmark, moved by every run",
     "webhooks.WebhookDelivery": "the delivery log is its own trail (attempts, status, errors)",

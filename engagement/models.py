@@ -116,3 +116,31 @@ class ContextEvent(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.name} · {self.member} · {self.occurred_at:%Y-%m-%d}"
+
+
+class IngestFollowUp(TenantModel):
+    """The follow-up a stored bulk batch owes (milestone matching, then the recompute), kept
+    until the worker has done it.
+
+    Written in the batch's own transaction, so a follow-up whose task never reached the broker,
+    or was lost with a worker, is still known: a sweep sends the task again for any row left
+    pending too long (running a follow-up twice achieves nothing twice). Done rows are removed
+    a day later.
+    """
+
+    event_ids = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=False)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(done_at__isnull=True),
+                name="ingest_follow_up_pending",
+            ),
+            models.Index(fields=["organization", "done_at"], name="ingest_follow_up_done"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Follow-up of {len(self.event_ids)} events"

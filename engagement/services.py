@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import logging
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Q
@@ -26,12 +28,14 @@ from django.utils.dateparse import parse_datetime
 
 from audit.services import audit_record
 from engagement.choices import ONE_TO_MANY_TYPES, EngagementType
-from engagement.models import ContextEvent, Engagement
+from engagement.models import ContextEvent, Engagement, IngestFollowUp
 from members.models import Member
 from outcomes.models import Goal
 from tenancy.models import Organization, Seat
 from tenancy.rules import NUL_REFUSED, contains_nul, require_same_organization
 from tenancy.scope import UnscopedQueryError, current_organization_id
+
+logger = logging.getLogger(__name__)
 
 # Clocks drift: an engagement logged "now" on a laptop a few seconds ahead is still now.
 FUTURE_TOLERANCE = dt.timedelta(minutes=1)
@@ -699,25 +703,37 @@ def _assign_ids(organization: Organization, candidates: list[_Candidate]) -> lis
     return new
 
 
-def _send_follow_up(organization_id: int, event_ids: list[int]) -> None:
+def _send_follow_up(organization_id: int, event_ids: list[int], follow_up_id: int) -> None:
     from engagement.tasks import context_events_ingested
 
     context_events_ingested.apply_async(
-        kwargs={"organization_id": organization_id, "event_ids": event_ids}, expires=24 * 3600
+        kwargs={
+            "organization_id": organization_id,
+            "event_ids": event_ids,
+            "follow_up_id": follow_up_id,
+        },
+        expires=24 * 3600,
     )
 
 
 @transaction.atomic
-def context_events_follow_up(*, organization: Organization, event_ids: Iterable[int]) -> int:
+def context_events_follow_up(
+    *, organization: Organization, event_ids: Iterable[int], follow_up_id: int | None = None
+) -> int:
     """What a stored batch sets off, run by the worker once the batch has committed: achieve
     the pending milestones its events match (set-based, earliest event first, as
     ``milestones_achieve_from_context_events`` does), then mark the members' success gaps stale
     so one debounced recompute scores them with those milestones. Returns the milestones
     achieved. Events no longer stored are skipped; running it twice achieves nothing twice.
+    ``follow_up_id`` names the batch's ``IngestFollowUp``, marked done in the same transaction.
     """
     from milestones.services import milestones_achieve_from_context_events
     from outcomes.recompute import member_score_changed, recompute_batch
 
+    if follow_up_id is not None:
+        IngestFollowUp.objects.for_org(organization).filter(
+            pk=follow_up_id, done_at__isnull=True
+        ).update(done_at=timezone.now())
     events = list(
         ContextEvent.objects.for_org(organization)
         .filter(pk__in=list(event_ids))
@@ -796,5 +812,38 @@ def context_events_ingest(
             changes={"stored": len(new), "refused": len(result.refused)},
         )
         event_ids = [c.id for c in new]
-        transaction.on_commit(partial(_send_follow_up, organization.pk, event_ids), robust=True)
+        follow_up = IngestFollowUp.objects.for_org(organization).create(
+            organization=organization, event_ids=event_ids
+        )
+        transaction.on_commit(
+            partial(_send_follow_up, organization.pk, event_ids, follow_up.pk), robust=True
+        )
     return result
+
+
+def ingest_follow_ups_resend(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Send again the follow-ups still pending ``INGEST_FOLLOW_UP_RESEND_MINUTES`` after their
+    batch was stored (their task never reached the broker, or was lost with a worker), oldest
+    first, in every organization; returns how many were sent. Done rows older than a day are
+    removed. A sweep run by beat: it stops at the first send that fails (the broker is down:
+    the next run tries again)."""
+    now = now or timezone.now()
+    waited = dt.timedelta(minutes=settings.INGEST_FOLLOW_UP_RESEND_MINUTES)
+    IngestFollowUp.objects.unscoped().filter(done_at__lt=now - dt.timedelta(days=1)).delete()
+    pending = (
+        IngestFollowUp.objects.unscoped()
+        .filter(done_at__isnull=True, created_at__lt=now - waited)
+        .order_by("created_at")
+        .values_list("pk", "organization_id", "event_ids")[:limit]
+    )
+    sent = 0
+    for follow_up_id, organization_id, event_ids in pending:
+        try:
+            _send_follow_up(organization_id, event_ids, follow_up_id)
+        except Exception:
+            logger.exception("could not send again the follow-up %s", follow_up_id)
+            break
+        sent += 1
+    if sent:
+        logger.warning("Sent again %d ingest follow-ups left pending.", sent)
+    return sent

@@ -33,6 +33,10 @@ EXCLUDED: dict[str, str] = {
         "transient: a retried API request's first answer, kept for a day and meaningless to "
         "another organization's clients"
     ),
+    "engagement.IngestFollowUp": (
+        "transient: the follow-up a bulk batch still owes, removed a day after it is done; "
+        "its events are exported"
+    ),
     "portability.DataExport": (
         "the bookkeeping of exports themselves; their files stay with the source organization"
     ),

@@ -91,3 +91,27 @@ def api():
         return client
 
     return _api
+
+
+@pytest.fixture
+def broker_queue():
+    """The real broker's default queue, emptied before and after the test; yields a function
+    that takes the messages waiting in it (as the kwargs of each task)."""
+    from config.celery import app
+
+    def take() -> list[dict]:
+        messages = []
+        with app.connection_for_read() as conn:
+            queue = conn.SimpleQueue("celery", no_ack=True)
+            while True:
+                try:
+                    message = queue.get(block=False)
+                except queue.Empty:
+                    break
+                messages.append({"task": message.headers["task"], **message.decode()[1]})
+            queue.close()
+        return messages
+
+    take()
+    yield take
+    take()

@@ -34,6 +34,8 @@ GLOBAL_INDEXES = {
     "nudge_due_queue": "the dispatcher claims due nudges of every organization, oldest first",
     "nudge_sending_lease": "the sweeper finds claims whose worker died, in every organization",
     "webhookdelivery_due_queue": "the webhook sender claims due deliveries of every organization",
+    "ingest_follow_up_pending": "the resend sweep finds follow-ups left pending, in every "
+    "organization",
     "apikey_live": "an API request names no organization: its key is found by prefix first",
 }
 

@@ -267,6 +267,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Minutes a bulk batch's follow-up may stay pending before the sweep sends its task again.
+INGEST_FOLLOW_UP_RESEND_MINUTES = env.int("INGEST_FOLLOW_UP_RESEND_MINUTES", default=10)
 # Days a finished export's file is kept before the nightly sweep removes it.
 TANDEM_EXPORT_KEEP_DAYS = env.int("TANDEM_EXPORT_KEEP_DAYS", default=7)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -282,6 +284,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "portability.expire_exports",
         "schedule": crontab(hour=4, minute=30),
         "options": {"expires": 6 * 3600},
+    },
+    # Follow-ups of bulk context batches whose task was lost are sent again.
+    "engagement-resend-ingest-follow-ups": {
+        "task": "engagement.resend_ingest_follow_ups",
+        "schedule": 300.0,
+        "options": {"expires": 290},
     },
     "tenancy-clear-expired-sessions": {
         "task": "tenancy.clear_expired_sessions",

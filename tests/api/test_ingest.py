@@ -53,29 +53,6 @@ def event(member, n: int = 0, **fields) -> dict:
     }
 
 
-@pytest.fixture
-def broker_queue():
-    """The test broker's queue, emptied before and after; returns the messages taken."""
-    from config.celery import app
-
-    def take() -> list[dict]:
-        messages = []
-        with app.connection_for_read() as conn:
-            queue = conn.SimpleQueue("celery", no_ack=True)
-            while True:
-                try:
-                    message = queue.get(block=False)
-                except queue.Empty:
-                    break
-                messages.append({"task": message.headers["task"], **message.decode()[1]})
-            queue.close()
-        return messages
-
-    take()
-    yield take
-    take()
-
-
 def test_valid_items_are_stored_and_bad_ones_refused_field_by_field(api, tenant_a):
     member = MemberFactory(organization=tenant_a.organization)
     items = [

@@ -87,30 +87,6 @@ def test_an_unscored_member_and_a_member_without_goals_are_explained(organizatio
     assert explanation.headline.startswith("No desired outcome recorded")
 
 
-@pytest.fixture
-def broker_queue():
-    """The real broker's default queue, emptied before and after the test; yields a function
-    that takes the messages waiting in it (as the kwargs of each task)."""
-    from config.celery import app
-
-    def take() -> list[dict]:
-        messages = []
-        with app.connection_for_read() as conn:
-            queue = conn.SimpleQueue("celery", no_ack=True)
-            while True:
-                try:
-                    message = queue.get(block=False)
-                except queue.Empty:
-                    break
-                messages.append({"task": message.headers["task"], **message.decode()[1]})
-            queue.close()
-        return messages
-
-    take()
-    yield take
-    take()
-
-
 def test_ten_changes_in_one_batch_send_one_recompute(
     organization, broker_queue, django_capture_on_commit_callbacks
 ):
