@@ -278,6 +278,10 @@ class SuccessGapRun(TenantModel):
     as_of = models.DateField(help_text="The organization's local date the scores are for.")
     configuration = models.JSONField(default=dict)
     members_scored = models.PositiveIntegerField(default=0)
+    # A run scored in chunks by several tasks knows how many members it must hold: it is
+    # finished only once it holds them all, and a lost chunk is sent again by a sweep.
+    members_expected = models.PositiveIntegerField(null=True, blank=True)
+    repairs = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

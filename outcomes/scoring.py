@@ -402,13 +402,8 @@ def success_gaps_compute(
         cursor.execute(band_events_sql(d), params)
         band_changes = cursor.rowcount
         cursor.execute(MEMBER_LATEST_SQL, params)
-        cursor.execute(
-            "UPDATE outcomes_successgaprun SET members_scored = "
-            "(SELECT COUNT(*) FROM outcomes_successgapsnapshot s WHERE s.organization_id = %(org)s"
-            " AND s.run_id = %(run)s), finished_at = %(computed_at)s"
-            " WHERE id = %(run)s AND organization_id = %(org)s",
-            params,
-        )
+        cursor.execute(RUN_COUNT_SQL, params)
+        cursor.execute(RUN_FINISH_SQL, params)
     run.refresh_from_db(fields=["members_scored", "finished_at"])
     audit_record(
         organization=organization,
@@ -417,6 +412,22 @@ def success_gaps_compute(
         changes={"members_scored": scored, "band_changes": band_changes},
     )
     return RunResult(run=run, members_scored=scored, band_changes=band_changes)
+
+
+# The run's count of snapshots; finished once it holds every member it expects (a run with no
+# expectation, scored by one statement, is finished by it).
+RUN_COUNT_SQL = """
+    UPDATE outcomes_successgaprun SET members_scored = (
+        SELECT COUNT(*) FROM outcomes_successgapsnapshot s
+         WHERE s.organization_id = %(org)s AND s.run_id = %(run)s
+    )
+     WHERE id = %(run)s AND organization_id = %(org)s
+"""
+RUN_FINISH_SQL = """
+    UPDATE outcomes_successgaprun SET finished_at = %(computed_at)s
+     WHERE id = %(run)s AND organization_id = %(org)s AND finished_at IS NULL
+       AND (members_expected IS NULL OR members_scored >= members_expected)
+"""
 
 
 def success_gaps_recompute(

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+
 from celery import shared_task
 from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
 
+from members.models import Member
 from outcomes.models import SuccessGapRun
 from outcomes.scoring import (
     MemberRange,
@@ -14,9 +20,11 @@ from outcomes.scoring import (
     success_gaps_recompute,
 )
 from tenancy.models import Organization
-from tenancy.scope import scoped_task
+from tenancy.scope import organization_scope, scoped_task
 
+logger = logging.getLogger(__name__)
 TASK_OPTIONS = {"max_retries": 3, "default_retry_delay": 30, "acks_late": True}
+RUN_REPAIRS = 3  # times a run's chunks are sent again before it is left to the nightly run
 
 
 @shared_task(name="outcomes.recompute_all_organizations", **TASK_OPTIONS)
@@ -39,17 +47,72 @@ def recompute_organization(self, *, organization_id: int) -> int:
     chunks = member_id_chunks(organization=organization, size=settings.SUCCESS_GAP_CHUNK_SIZE)
     if len(chunks) <= 1:
         return success_gaps_compute(organization=organization, run=run).members_scored
+    SuccessGapRun.objects.filter(pk=run.pk).update(
+        members_expected=Member.objects.for_org(organization).count()
+    )
+    _send_chunks(organization, run.pk)
+    return 0
+
+
+def _send_chunks(organization: Organization, run_id: int) -> int:
+    """One ``recompute_chunk`` per id range of the organization's members, into ``run_id``."""
+    chunks = member_id_chunks(organization=organization, size=settings.SUCCESS_GAP_CHUNK_SIZE)
     for chunk in chunks:
         recompute_chunk.apply_async(
             kwargs={
-                "organization_id": organization_id,
-                "run_id": run.pk,
+                "organization_id": organization.pk,
+                "run_id": run_id,
                 "low": chunk.low,
                 "high": chunk.high,
             },
             expires=6 * 3600,
         )
-    return 0
+    return len(chunks)
+
+
+@shared_task(name="outcomes.repair_unfinished_runs")
+def repair_unfinished_runs() -> int:
+    """Hourly: a chunked run still short of members an hour after it opened lost a chunk (the
+    file broker cannot redeliver a message whose worker died). Its chunks are sent again —
+    each skips the members the run already holds — at most ``RUN_REPAIRS`` times; a run whose
+    missing members were deleted meanwhile is finished as it stands. Returns the runs repaired.
+    """
+    cutoff = timezone.now() - dt.timedelta(hours=1)
+    repaired = 0
+    for run_id, organization_id in (
+        SuccessGapRun.objects.unscoped()
+        .filter(
+            finished_at__isnull=True,
+            members_expected__isnull=False,
+            computed_at__lt=cutoff,
+            repairs__lt=RUN_REPAIRS,
+        )
+        .order_by("pk")
+        .values_list("pk", "organization_id")
+    ):
+        repaired += _repair(Organization.objects.get(pk=organization_id), run_id)
+    return repaired
+
+
+def _repair(organization: Organization, run_id: int) -> int:
+    with organization_scope(organization):
+        runs = SuccessGapRun.objects.filter(pk=run_id, finished_at__isnull=True)
+        members = Member.objects.count()
+        run = runs.first()
+        if run is None:
+            return 0
+        if run.members_scored >= members:  # the missing members are gone: nothing to score
+            runs.update(finished_at=run.computed_at, members_expected=members)
+            return 0
+        runs.update(repairs=F("repairs") + 1)
+        logger.warning(
+            "Run %s holds %s of %s members: its chunks are sent again.",
+            run_id,
+            run.members_scored,
+            run.members_expected,
+        )
+        _send_chunks(organization, run_id)
+        return 1
 
 
 @shared_task(name="outcomes.recompute_chunk", **TASK_OPTIONS)

@@ -285,6 +285,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=4, minute=30),
         "options": {"expires": 6 * 3600},
     },
+    # A chunked scoring run that lost a chunk gets its chunks sent again.
+    "outcomes-repair-unfinished-runs": {
+        "task": "outcomes.repair_unfinished_runs",
+        "schedule": crontab(minute=45),
+        "options": {"expires": 3000},
+    },
     # Follow-ups of bulk context batches whose task was lost are sent again.
     "engagement-resend-ingest-follow-ups": {
         "task": "engagement.resend_ingest_follow_ups",

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from outcomes import recompute
 from outcomes.explain import gap_explanation, member_gap_trend
@@ -163,3 +164,59 @@ def test_the_command_scores_every_member_in_chunks(organization, capsys):
     assert "5 members scored" in output
     with organization_scope(organization):
         assert SuccessGapSnapshot.objects.count() == 5
+
+
+def test_a_lost_chunk_leaves_the_run_unfinished_until_the_repair_sends_it_again(
+    organization, settings, broker_queue
+):
+    """The file broker cannot redeliver a chunk whose worker died: the run says it is short of
+    members, and the hourly repair sends its chunks again (each skips the scored members)."""
+    from outcomes.tasks import repair_unfinished_runs
+
+    settings.SUCCESS_GAP_CHUNK_SIZE = 2
+    members = [behind_member(organization)[0] for _ in range(5)]
+    assert recompute_organization.run(organization_id=organization.pk) == 0
+    chunks = broker_queue()
+    assert [m["task"] for m in chunks] == ["outcomes.recompute_chunk"] * 3
+    run = SuccessGapRun.objects.for_org(organization).get()
+    assert run.members_expected == 5
+    for chunk in chunks[:2]:  # the third is lost with its worker
+        recompute_chunk.run(**{k: chunk[k] for k in ("organization_id", "run_id", "low", "high")})
+    run.refresh_from_db()
+    assert (run.members_scored, run.finished_at) == (4, None)
+
+    assert repair_unfinished_runs() == 0  # opened less than an hour ago: maybe still running
+    SuccessGapRun.objects.for_org(organization).filter(pk=run.pk).update(
+        computed_at=run.computed_at - dt.timedelta(hours=2)
+    )
+    assert repair_unfinished_runs() == 1
+    again = broker_queue()
+    assert len(again) == 3
+    for chunk in again:
+        recompute_chunk.run(**{k: chunk[k] for k in ("organization_id", "run_id", "low", "high")})
+    run.refresh_from_db()
+    assert run.members_scored == 5 and run.finished_at is not None and run.repairs == 1
+    with organization_scope(organization):
+        scored = SuccessGapSnapshot.objects.filter(run=run).values_list("member_id", flat=True)
+        assert sorted(scored) == sorted(m.pk for m in members)  # each once
+    assert repair_unfinished_runs() == 0
+
+
+def test_a_run_short_of_deleted_members_is_finished_by_the_repair(organization, settings):
+    from outcomes.tasks import repair_unfinished_runs
+
+    settings.SUCCESS_GAP_CHUNK_SIZE = 2
+    members = [behind_member(organization)[0] for _ in range(3)]
+    opened = timezone.now() - dt.timedelta(hours=2)
+    run = SuccessGapRun.objects.for_org(organization).create(
+        organization=organization,
+        computed_at=opened,
+        as_of=opened.date(),
+        members_expected=3,
+        members_scored=2,
+    )
+    with organization_scope(organization):
+        members[2].delete()
+    assert repair_unfinished_runs() == 0
+    run.refresh_from_db()
+    assert run.finished_at is not None and run.repairs == 0
