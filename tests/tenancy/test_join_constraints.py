@@ -22,18 +22,7 @@ from tenancy.join_constraints import (
 )
 from tenancy.models import TenantModel
 from tests.factories import GoalFactory, MemberFactory
-
-OUR_APPS = [
-    "tenancy",
-    "members",
-    "outcomes",
-    "engagement",
-    "milestones",
-    "orchestration",
-    "webhooks",
-    "audit",
-    "portability",
-]
+from tests.test_schema_rules import OUR_APPS
 
 GOAL_MEMBER = ("outcomes_goal", "member_id", "members_member")
 
