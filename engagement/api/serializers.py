@@ -15,6 +15,7 @@ from engagement.models import ContextEvent, Engagement
 from members.models import Member
 from outcomes.models import Goal
 from tenancy.api.fields import TenantRelatedField
+from tenancy.api.representation import FastRepresentation
 from tenancy.models import Seat
 
 MAX_MINUTES = 2_147_483_647  # PositiveIntegerField's largest value
@@ -36,7 +37,7 @@ class AwareDateTimeField(serializers.DateTimeField):
         return super().to_internal_value(value)
 
 
-class EngagementSerializer(serializers.ModelSerializer):
+class EngagementSerializer(FastRepresentation, serializers.ModelSerializer):
     member = serializers.IntegerField(source="member_id", read_only=True)
     seat = serializers.IntegerField(
         source="seat_id", read_only=True, allow_null=True, help_text="Empty when automated."
@@ -81,7 +82,7 @@ class EngagementCreateSerializer(serializers.Serializer):
     )
 
 
-class ContextEventSerializer(serializers.ModelSerializer):
+class ContextEventSerializer(FastRepresentation, serializers.ModelSerializer):
     member = serializers.IntegerField(source="member_id", read_only=True)
     payload = serializers.DictField(read_only=True)
 

@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from members.models import Advocacy, Member, MembershipEvent
 from tenancy.api.fields import TenantRelatedField, named_choice_field
+from tenancy.api.representation import FastRepresentation
 from tenancy.models import Seat
 
 # Notes are free text; this bound keeps a runaway body out of the database.
@@ -30,7 +31,7 @@ class OwnerSerializer(serializers.Serializer):
     name = serializers.CharField(source="user.full_name", help_text="May be empty.")
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(FastRepresentation, serializers.ModelSerializer):
     kind = MemberKindField()
     status = MemberStatusField()
     # Plain text, not "format: email": a member without a known address reads "".
@@ -118,7 +119,7 @@ class MemberWriteSerializer(serializers.ModelSerializer):
         validators: list = []
 
 
-class MembershipEventSerializer(serializers.ModelSerializer):
+class MembershipEventSerializer(FastRepresentation, serializers.ModelSerializer):
     member = TenantRelatedField(Member, help_text="The member's id.")
     kind = MembershipEventKindField()
     amount = serializers.DecimalField(
@@ -161,7 +162,7 @@ class MembershipEventSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "recorded_at"]
 
 
-class AdvocacySerializer(serializers.ModelSerializer):
+class AdvocacySerializer(FastRepresentation, serializers.ModelSerializer):
     member = TenantRelatedField(Member, help_text="The member who advocated.")
     kind = AdvocacyKindField()
     score = serializers.IntegerField(

@@ -18,6 +18,7 @@ from outcomes.models import (
     SuccessGapSnapshot,
 )
 from tenancy.api.fields import TenantRelatedField
+from tenancy.api.representation import FastRepresentation
 
 NUMBER = {"max_digits": 14, "decimal_places": 4}
 LONG_TEXT = 10_000
@@ -48,7 +49,7 @@ def _number_field(**kwargs) -> serializers.DecimalField:
 # --- desired outcomes ------------------------------------------------------------------------
 
 
-class DesiredOutcomeSerializer(serializers.ModelSerializer):
+class DesiredOutcomeSerializer(FastRepresentation, serializers.ModelSerializer):
     class Meta:
         model = DesiredOutcome
         fields = ["id", "member", "title", "description", "is_active", "created_at", "updated_at"]
@@ -72,7 +73,7 @@ class DesiredOutcomeUpdateSerializer(serializers.Serializer):
 # --- conditions ------------------------------------------------------------------------------
 
 
-class ConditionSerializer(serializers.ModelSerializer):
+class ConditionSerializer(FastRepresentation, serializers.ModelSerializer):
     comparison = serializers.ChoiceField(
         Condition.Comparison.choices,
         allow_blank=True,
@@ -136,7 +137,7 @@ class ConditionAssessSerializer(serializers.Serializer):
 # --- goals -----------------------------------------------------------------------------------
 
 
-class GoalSerializer(serializers.ModelSerializer):
+class GoalSerializer(FastRepresentation, serializers.ModelSerializer):
     baseline = _number_field(read_only=True, allow_null=True)
     target = _number_field(read_only=True, allow_null=True)
     current_value = _number_field(read_only=True, allow_null=True)
@@ -245,7 +246,7 @@ class GoalUpdateSerializer(serializers.Serializer):
 # --- Appropriate Experience ------------------------------------------------------------------
 
 
-class AppropriateExperienceSerializer(serializers.ModelSerializer):
+class AppropriateExperienceSerializer(FastRepresentation, serializers.ModelSerializer):
     class Meta:
         model = AppropriateExperience
         fields = [
@@ -304,7 +305,7 @@ class GapPartsSerializer(serializers.Serializer):
     experience_fulfilled = serializers.IntegerField()
 
 
-class SuccessGapSnapshotSerializer(serializers.ModelSerializer):
+class SuccessGapSnapshotSerializer(FastRepresentation, serializers.ModelSerializer):
     parts = GapPartsSerializer(source="*", read_only=True)
     weights = serializers.SerializerMethodField(
         help_text="The weights and thresholds of the run that made this score."
