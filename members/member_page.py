@@ -16,18 +16,22 @@ from typing import Any
 
 from django import forms
 from django.core.paginator import Page, Paginator
+from django.db.models import Prefetch
+from django.utils.functional import cached_property
 
 from engagement.models import ContextEvent
 from engagement.selectors import experience_fulfilment_summary, member_engagements, relationship
 from members.models import Member
 from members.selectors import member_ownership_history, member_results
+from members.widget_html import PLAIN_WIDGETS
 from milestones.models import Commitment
-from milestones.selectors import member_accountability_boards, milestone_timeline
+from milestones.selectors import accountability_boards_for_goals, milestone_timeline
 from orchestration.forms import OwnerReassignForm
 from orchestration.selectors import member_events, member_nudges
 from orchestration.tasks_services import member_tasks
-from outcomes.explain import gap_explanation, member_gap_trend
+from outcomes.explain import gap_explanation_and_trend
 from outcomes.forms import ConditionAssessForm, DesiredOutcomeForm, GoalForm, GoalProgressForm
+from outcomes.models import Condition, DesiredOutcome, Goal
 from outcomes.selectors import OPEN_STATUSES, goal_pace, member_desired_outcomes
 from tenancy.models import Organization
 from tenancy.selectors import organization_team, organization_today
@@ -41,7 +45,7 @@ def _form(bound: Bound | None, key: str, form_class: type[forms.Form], **kwargs:
     page holds one such form per goal or condition, and ids must stay unique)."""
     if bound and key in bound:
         return bound[key]
-    return form_class(auto_id=f"id_{key}_%s", **kwargs)
+    return form_class(auto_id=f"id_{key}_%s", renderer=PLAIN_WIDGETS, **kwargs)
 
 
 def action_errors(bound: Bound | None, key: str) -> list[str]:
@@ -56,21 +60,79 @@ def _page(rows, params: Mapping[str, str] | None, name: str) -> Page:
     return Paginator(rows, SECTION_PAGE_SIZE).get_page((params or {}).get(name))
 
 
-def header_context(*, organization: Organization, member: Member, **_: Any) -> dict[str, Any]:
+class MemberReads:
+    """What several sections show, read once per page: the organization's today, and the
+    desired outcomes with their goals (the outcomes section and the plan both show goals)."""
+
+    def __init__(self, *, organization: Organization, member: Member) -> None:
+        self.organization = organization
+        self.member = member
+
+    @cached_property
+    def today(self):
+        return organization_today(self.organization)
+
+    @cached_property
+    def outcomes(self) -> list[DesiredOutcome]:
+        """The member's desired outcomes with their goals and the goals' conditions: a query
+        per kind of row, none for a kind when there is nothing to attach it to."""
+        organization = self.organization
+        goals = (
+            Goal.objects.for_org(organization)
+            .order_by("due_on", "pk")
+            .prefetch_related(
+                Prefetch(
+                    "conditions", queryset=Condition.objects.for_org(organization).order_by("pk")
+                )
+            )
+        )
+        return list(
+            member_desired_outcomes(organization=organization, member=self.member)
+            .prefetch_related(None)
+            .prefetch_related(Prefetch("goals", queryset=goals))
+        )
+
+    @cached_property
+    def open_goals(self) -> list[Goal]:
+        """The member's open goals, soonest due first."""
+        goals = [
+            goal
+            for outcome in self.outcomes
+            for goal in outcome.goals.all()
+            if goal.member_id == self.member.pk and goal.status in OPEN_STATUSES
+        ]
+        return sorted(goals, key=lambda goal: (goal.due_on, goal.pk))
+
+
+def _reads(reads: MemberReads | None, organization: Organization, member: Member) -> MemberReads:
+    return reads or MemberReads(organization=organization, member=member)
+
+
+def header_context(
+    *, organization: Organization, member: Member, reads: MemberReads | None = None, **_: Any
+) -> dict[str, Any]:
+    reads = _reads(reads, organization, member)
+    explanation, trend = gap_explanation_and_trend(organization=organization, member=member)
     return {
         "member": member,
-        "results": member_results(organization=organization, member=member),
-        "explanation": gap_explanation(organization=organization, member=member),
-        "trend": [gap for _, gap in member_gap_trend(organization=organization, member=member)],
+        "results": member_results(organization=organization, member=member, today=reads.today),
+        "explanation": explanation,
+        "trend": [gap for _, gap in trend],
     }
 
 
 def outcomes_context(
-    *, organization: Organization, member: Member, bound: Bound | None = None, **_: Any
+    *,
+    organization: Organization,
+    member: Member,
+    bound: Bound | None = None,
+    reads: MemberReads | None = None,
+    **_: Any,
 ) -> dict[str, Any]:
     """Desired outcomes with their goals (pace, conditions), each with the forms acting on it."""
-    today = organization_today(organization)
-    outcomes = list(member_desired_outcomes(organization=organization, member=member))
+    reads = _reads(reads, organization, member)
+    today = reads.today
+    outcomes = reads.outcomes
     for outcome in outcomes:
         outcome.goal_form = _form(
             bound, f"goal-{outcome.pk}", GoalForm, initial={"starts_on": today}
@@ -86,14 +148,22 @@ def outcomes_context(
     return {
         "outcomes": outcomes,
         "outcome_form": _form(bound, "outcome", DesiredOutcomeForm),
-        "experience": experience_fulfilment_summary(organization=organization, member=member),
+        "experience": experience_fulfilment_summary(
+            organization=organization, member=member, today=today
+        ),
     }
 
 
 def milestones_context(
-    *, organization: Organization, member: Member, bound: Bound | None = None, **_: Any
+    *,
+    organization: Organization,
+    member: Member,
+    bound: Bound | None = None,
+    reads: MemberReads | None = None,
+    **_: Any,
 ) -> dict[str, Any]:
-    timeline = milestone_timeline(organization=organization, member=member)
+    reads = _reads(reads, organization, member)
+    timeline = milestone_timeline(organization=organization, member=member, today=reads.today)
     for entries in timeline.values():
         for entry in entries:
             entry.milestone.action_errors = action_errors(bound, f"milestone-{entry.milestone.pk}")
@@ -101,10 +171,16 @@ def milestones_context(
 
 
 def plan_context(
-    *, organization: Organization, member: Member, bound: Bound | None = None, **_: Any
+    *,
+    organization: Organization,
+    member: Member,
+    bound: Bound | None = None,
+    reads: MemberReads | None = None,
+    **_: Any,
 ) -> dict[str, Any]:
     """The joint-accountability board of each open goal."""
-    boards = member_accountability_boards(organization=organization, member=member)
+    reads = _reads(reads, organization, member)
+    boards = accountability_boards_for_goals(organization=organization, goals=reads.open_goals)
     for board in boards:
         for commitments in board["columns"].values():
             for commitment in commitments:
@@ -130,6 +206,7 @@ def ownership_context(
     owner_form = (bound or {}).get("owner") or OwnerReassignForm(
         seats=organization_team(organization=organization),
         initial={"to_seat": member.owner_id or ""},
+        renderer=PLAIN_WIDGETS,
     )
     return {
         "owner_form": owner_form,
@@ -143,11 +220,12 @@ def tasks_context(
     member: Member,
     bound: Bound | None = None,
     params: Mapping[str, str] | None = None,
+    reads: MemberReads | None = None,
     **_: Any,
 ) -> dict[str, Any]:
     """The member's tasks, open ones first, a page at a time."""
     page = _page(member_tasks(organization=organization, member=member), params, "tasks_page")
-    today = organization_today(organization)
+    today = _reads(reads, organization, member).today
     for task in page.object_list:
         task.action_errors = action_errors(bound, f"task-{task.pk}")
         task.overdue = task.done_at is None and task.due_on < today
@@ -193,11 +271,15 @@ def section_context(
     member: Member,
     bound: Bound | None = None,
     params: Mapping[str, str] | None = None,
+    reads: MemberReads | None = None,
 ) -> dict[str, Any]:
-    """The context of one section's partial."""
+    """The context of one section's partial (``reads``: what sections share, when several
+    are built for one response)."""
     return {
         "member": member,
-        **SECTIONS[section](organization=organization, member=member, bound=bound, params=params),
+        **SECTIONS[section](
+            organization=organization, member=member, bound=bound, params=params, reads=reads
+        ),
     }
 
 
@@ -208,13 +290,19 @@ def member_page_context(
     bound: Bound | None = None,
     params: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    reads = MemberReads(organization=organization, member=member)
     context: dict[str, Any] = {
-        "relationship": relationship(organization=organization, member=member),
+        "relationship": relationship(organization=organization, member=member, today=reads.today),
     }
     for section in SECTIONS:
         context.update(
             section_context(
-                section, organization=organization, member=member, bound=bound, params=params
+                section,
+                organization=organization,
+                member=member,
+                bound=bound,
+                params=params,
+                reads=reads,
             )
         )
     return context

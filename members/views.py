@@ -36,6 +36,7 @@ from members.member_page import (
 from members.models import Member
 from members.selectors import member_tiers, members_for_list
 from members.services import member_assign_owner
+from members.widget_html import PLAIN_WIDGETS
 from milestones.models import Commitment, ProgressMilestone
 from milestones.services import (
     commitment_complete,
@@ -261,7 +262,10 @@ def _member_page(
     context = member_page_context(
         organization=request.organization, member=member, bound=bound, params=request.GET
     )
-    context.update(engagement_form=engagement_form or LogEngagementForm(), **_paging(request))
+    context.update(
+        engagement_form=engagement_form or LogEngagementForm(renderer=PLAIN_WIDGETS),
+        **_paging(request),
+    )
     return render(request, "members/detail.html", context, status=status)
 
 

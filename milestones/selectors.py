@@ -148,6 +148,19 @@ def member_accountability_boards(
     return [_board(goal, goal.plan_commitments) for goal in goals]
 
 
+def accountability_boards_for_goals(
+    *, organization: Organization, goals: list[Goal]
+) -> list[dict[str, Any]]:
+    """The board of each of ``goals`` (already read, in the order given): one query for their
+    commitments, none when there is no goal."""
+    if not goals:
+        return []
+    by_goal: dict[int, list[Commitment]] = {goal.pk: [] for goal in goals}
+    for commitment in _scoped_commitments(organization).filter(goal_id__in=list(by_goal)):
+        by_goal[commitment.goal_id].append(commitment)
+    return [_board(goal, by_goal[goal.pk]) for goal in goals]
+
+
 def goals_with_blind_spot(
     *, organization: Organization, member: Member | None = None
 ) -> QuerySet[Goal]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -83,22 +84,14 @@ def member_gap_snapshots(*, organization: Organization, member: Member) -> Query
     )
 
 
-def gap_explanation(
-    *, organization: Organization, member: Member, now: dt.datetime | None = None
+def _explain(
+    snapshots: QuerySet, latest_two: list[SuccessGapSnapshot], month_ago_gap: Any
 ) -> GapExplanation:
-    """The latest score in words, with its change since the previous one and since 30 days ago.
-
-    Three queries, whatever the length of the history.
-    """
-    now = now or timezone.now()
-    snapshots = member_gap_snapshots(organization=organization, member=member).order_by(
-        "-computed_at", "-pk"
-    )
-    latest_two = list(snapshots[:2])
+    """The explanation from the latest two snapshots and the gap of the one of 30 days ago
+    (``_UNREAD`` when it still has to be read from ``snapshots``)."""
     if not latest_two:
         return GapExplanation(None, "Not scored yet: the next recompute will score this member.")
     latest = latest_two[0]
-    month_ago = snapshots.filter(computed_at__lte=now - dt.timedelta(days=30)).first()
     explanation = GapExplanation(
         snapshot=latest,
         headline=_headline(latest),
@@ -108,9 +101,34 @@ def gap_explanation(
         previous = latest_two[1] if len(latest_two) > 1 else None
         if previous is not None and previous.gap is not None:
             explanation.change_since_previous = latest.gap - previous.gap
-        if month_ago is not None and month_ago.gap is not None:
-            explanation.change_since_30_days = latest.gap - month_ago.gap
+        if month_ago_gap is _UNREAD:
+            month_ago_gap = snapshots.values_list("gap", flat=True).first()
+        if month_ago_gap is not None:
+            explanation.change_since_30_days = latest.gap - month_ago_gap
     return explanation
+
+
+# The gap of 30 days ago is not known yet (as opposed to None: no snapshot, or no gap).
+_UNREAD = object()
+
+
+def _newest_first(*, organization: Organization, member: Member) -> QuerySet:
+    return member_gap_snapshots(organization=organization, member=member).order_by(
+        "-computed_at", "-pk"
+    )
+
+
+def gap_explanation(
+    *, organization: Organization, member: Member, now: dt.datetime | None = None
+) -> GapExplanation:
+    """The latest score in words, with its change since the previous one and since 30 days ago.
+
+    Two or three queries, whatever the length of the history.
+    """
+    now = now or timezone.now()
+    snapshots = _newest_first(organization=organization, member=member)
+    month_ago = snapshots.filter(computed_at__lte=now - dt.timedelta(days=30))
+    return _explain(month_ago, list(snapshots[:2]), _UNREAD)
 
 
 def member_gap_trend(
@@ -124,3 +142,22 @@ def member_gap_trend(
         .order_by("computed_at", "pk")
         .values_list("computed_at", "gap")
     )
+
+
+def gap_explanation_and_trend(
+    *, organization: Organization, member: Member, days: int = 90, now: dt.datetime | None = None
+) -> tuple[GapExplanation, list[tuple[dt.datetime, float | None]]]:
+    """``gap_explanation`` and ``member_gap_trend`` together, for a page showing both: the
+    score of 30 days ago is taken from the trend when the trend reaches back that far (``days``
+    at least 30), which saves its query."""
+    now = now or timezone.now()
+    trend = member_gap_trend(organization=organization, member=member, days=days, now=now)
+    cutoff = now - dt.timedelta(days=30)
+    # The trend is oldest first, in the same (computed at, id) order the query would use.
+    older = [gap for computed_at, gap in trend if computed_at <= cutoff]
+    snapshots = _newest_first(organization=organization, member=member)
+    month_ago_gap = older[-1] if older else _UNREAD
+    explanation = _explain(
+        snapshots.filter(computed_at__lte=cutoff), list(snapshots[:2]), month_ago_gap
+    )
+    return explanation, trend
