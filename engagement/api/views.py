@@ -7,7 +7,6 @@ service that changes or removes one. Creation goes through the same services as 
 
 from __future__ import annotations
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.response import Response
@@ -22,6 +21,7 @@ from engagement.api.serializers import (
 from engagement.models import ContextEvent, Engagement
 from engagement.selectors import context_events_for_api, engagements_for_api
 from engagement.services import context_event_record_once, engagement_record
+from tenancy.api.filters import TandemFilterBackend
 from tenancy.api.pagination import StreamCursorPagination
 from tenancy.api.views import TenantViewSet
 
@@ -36,7 +36,7 @@ class _StreamViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, TenantViewSet
 ):
     pagination_class = StreamCursorPagination
-    filter_backends = [DjangoFilterBackend, StreamOrderingFilter]
+    filter_backends = [TandemFilterBackend, StreamOrderingFilter]
     ordering = ["-occurred_at", "-id"]
 
 

@@ -27,6 +27,7 @@ from members.api.serializers import (
 from members.models import Advocacy, Member, MembershipEvent
 from members.selectors import advocacy_list, member_list, membership_event_list
 from members.services import advocacy_record, member_create, member_update, membership_event_record
+from tenancy.api.filters import API_FILTER_BACKENDS
 from tenancy.api.pagination import StreamCursorPagination
 from tenancy.api.views import TenantViewSet
 
@@ -47,6 +48,7 @@ class MemberViewSet(
     lookup_url_kwarg = "member_id"
     lookup_value_regex = ANY_ID
     filterset_class = MemberFilter
+    filter_backends = API_FILTER_BACKENDS
     ordering_fields = ["name", "success_gap", "updated_at"]
     ordering = ["name", "pk"]
 
@@ -92,6 +94,7 @@ class AppendOnlyViewSet(
 
     lookup_value_regex = ANY_ID
     pagination_class = StreamCursorPagination
+    filter_backends = API_FILTER_BACKENDS
     ordering_fields = ["recorded_at", "pk"]
     ordering = ["-recorded_at", "-pk"]
 

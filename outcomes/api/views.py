@@ -35,6 +35,7 @@ from outcomes.api.serializers import (
     GoalUpdateSerializer,
 )
 from outcomes.models import AppropriateExperience, Condition, DesiredOutcome, Goal
+from tenancy.api.filters import API_FILTER_BACKENDS
 from tenancy.api.views import TenantViewSet
 
 
@@ -48,6 +49,8 @@ def _valid(
 
 class _ReadableViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     """List and retrieve; writes are defined by each resource over its services."""
+
+    filter_backends = API_FILTER_BACKENDS
 
     def _answer(self, row: Any, code: int = status.HTTP_200_OK) -> Response:
         """The row as read back through the list's queryset (with what it prefetches)."""

@@ -207,9 +207,10 @@ class Plan:
 
 
 class FastRepresentation:
-    """Mix into a read serializer (before ``ModelSerializer``/``Serializer``) whose fields do
-    not depend on the request. Its output is DRF's, computed through a plan built once per
-    class."""
+    # Mix into a read serializer (before ``ModelSerializer``/``Serializer``) whose fields do not
+    # depend on the request; its output is DRF's, computed through a plan built once per class.
+    # No docstring on purpose: drf-spectacular describes a serializer by the first docstring in
+    # its MRO, so one here would become the description of every read schema.
 
     _plans: dict[type, Plan] = {}
 
