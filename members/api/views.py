@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_view
 from rest_framework import mixins, status
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
 from members.api.docs import ADVOCACY_DOCS, MEMBER_DOCS, MEMBERSHIP_EVENT_DOCS
@@ -35,6 +36,9 @@ from tenancy.api.views import TenantViewSet
 # API's JSON 404 rather than the site's HTML one.
 ANY_ID = "[^/]+"
 
+MEMBER_COLUMNS = tuple(field.name for field in Member._meta.concrete_fields)
+OWNER_COLUMNS = ("owner__id", "owner__user", "owner__user__email", "owner__user__full_name")
+
 
 @extend_schema_view(**MEMBER_DOCS)
 class MemberViewSet(
@@ -53,7 +57,12 @@ class MemberViewSet(
     ordering = ["name", "pk"]
 
     def get_tenant_queryset(self):
-        return member_list(organization=self.organization)
+        members = member_list(organization=self.organization)
+        if self.request.method in SAFE_METHODS:
+            # A read shows the owner's id, email and name only: the seat's and user's other
+            # columns (password hash included) are not loaded. Writes load whole rows.
+            members = members.only(*MEMBER_COLUMNS, *OWNER_COLUMNS)
+        return members
 
     def get_serializer_class(self):
         if self.action in ("create", "update", "partial_update"):

@@ -185,7 +185,20 @@ def _list_step(field: serializers.ListSerializer) -> Step:
         rows: Iterable = value.all() if isinstance(value, models.manager.BaseManager) else value
         return [child.represent(row, zone) for row in rows]
 
-    return _generic_step(field, nested_rows)
+    generic = _generic_step(field, nested_rows)
+    if len(field.source_attrs) != 1 or not _same(field, drf_fields.Field, "get_attribute"):
+        return generic
+    accessor = field.source_attrs[0]
+
+    def prefetched(row: Any, zone: Any) -> Any:
+        # Rows prefetched under this accessor are what ``row.<accessor>.all()`` would return;
+        # reading them from the cache skips building a related manager and a queryset per row.
+        cache = getattr(row, "_prefetched_objects_cache", None)
+        if cache is None or accessor not in cache:
+            return generic(row, zone)
+        return [child.represent(item, zone) for item in cache[accessor]]
+
+    return prefetched
 
 
 class Plan:

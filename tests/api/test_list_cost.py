@@ -84,3 +84,17 @@ def test_a_bad_filter_value_still_answers_400(api, tenant_a, url):
     response = api(tenant_a).get(url)
     assert response.status_code == 400, response.content
     assert response.json()["code"] == "invalid"
+
+
+def test_member_reads_load_only_the_owner_columns_they_show(api, tenant_a):
+    MemberFactory(organization=tenant_a.organization, owner=tenant_a.msm)
+    client = api(tenant_a)
+    client.get(ME)
+    with CaptureQueriesContext(connection) as captured:
+        body = client.get("/api/v1/members").json()
+    owner = body["results"][0]["owner"]
+    user = tenant_a.msm.user
+    assert owner == {"id": tenant_a.msm.pk, "email": user.email, "name": user.full_name}
+    member_queries = [q["sql"] for q in captured if "members_member" in q["sql"]]
+    assert member_queries
+    assert not any("password" in sql for sql in member_queries)
