@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Case, F, IntegerField, Q, Value, When
 
-from tenancy.models import Seat, TenantModel
+from tenancy.models import Seat, TenantModel, WorkerJob
 
 # Riskiest first: the book's and the member list's default order, and an index's first key
 # after the organization (the index must spell the expression exactly as the query does). The
@@ -204,7 +204,7 @@ class Advocacy(TenantModel):
         return f"{self.get_kind_display()} · {self.member}"
 
 
-class MemberImport(TenantModel):
+class MemberImport(WorkerJob, TenantModel):
     """One CSV file of members, imported by the worker: all its rows or none of them.
 
     The file's text is kept here (at most 5 MB) so the worker reads it from the database, which
@@ -217,6 +217,7 @@ class MemberImport(TenantModel):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    progress_field = "processed_rows"
     FINISHED = frozenset({Status.DONE, Status.FAILED})
 
     created_by = models.ForeignKey(
@@ -243,16 +244,3 @@ class MemberImport(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.file_name} · {self.get_status_display()}"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
-
-    @property
-    def percent(self) -> int:
-        """How far the worker got, 0–100."""
-        if self.status == self.Status.DONE:
-            return 100
-        if not self.total_rows:
-            return 0
-        return min(100, self.processed_rows * 100 // self.total_rows)

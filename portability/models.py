@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.db import models
 
-from tenancy.models import Seat, TenantModel
+from tenancy.models import Seat, TenantModel, WorkerJob
 
 
-class DataExport(TenantModel):
+class DataExport(WorkerJob, TenantModel):
     """One export of everything the organization holds, asked for by an admin.
 
     The worker writes the zip under ``TANDEM_EXPORT_DIR/<organization id>/`` and keeps
@@ -24,6 +24,7 @@ class DataExport(TenantModel):
         FAILED = "failed", "Failed"
         EXPIRED = "expired", "Expired (file removed)"
 
+    progress_field = "done_rows"
     FINISHED = frozenset({Status.DONE, Status.FAILED, Status.EXPIRED})
 
     requested_by = models.ForeignKey(
@@ -47,16 +48,3 @@ class DataExport(TenantModel):
 
     def __str__(self) -> str:
         return f"Export #{self.pk} · {self.get_status_display()}"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
-
-    @property
-    def percent(self) -> int:
-        """How far the worker got, 0–100."""
-        if self.status == self.Status.DONE:
-            return 100
-        if not self.total_rows:
-            return 0
-        return min(99, self.done_rows * 100 // self.total_rows)

@@ -267,3 +267,26 @@ class IdempotencyRecord(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.principal} {self.key}"
+
+
+class WorkerJob:
+    """The page-facing state of a row a worker carries from queued to done or failed (a CSV
+    import, a data export): whether it is over, and how far it got. The model names its
+    ``FINISHED`` statuses and the field counting the rows done (``progress_field``); the bar
+    stops at 99 % until the worker says it is done."""
+
+    FINISHED: frozenset[str]
+    progress_field: str
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def percent(self) -> int:
+        """How far the worker got, 0–100."""
+        if self.status == "done":
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(99, getattr(self, self.progress_field) * 100 // self.total_rows)
