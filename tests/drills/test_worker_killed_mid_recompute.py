@@ -28,18 +28,16 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 import uuid
 from contextlib import ExitStack, closing
 from pathlib import Path
 
 import pytest
-from celery import Celery
 
 from tests.orchestration.test_nudge_worker import POSTGRES, manage, postgres_database, wait_for
+from tests.worker_processes import broker_client, start_worker, stop_workers
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 N = 3_000
 REDIS_DB = 12  # the drills' own Redis database
 VISIBILITY_TIMEOUT = 6
@@ -135,43 +133,11 @@ class Workers:
             "DRILL_PAUSE_SECONDS": "60",
         }
         self.env.pop("CELERY_RESULT_BACKEND", None)
-        self.client = Celery("tandem-drill")
-        self.client.conf.broker_url = broker
-        if KIND == "filesystem":
-            folder = tmp_path / "broker"
-            for sub in ("queue", "control"):
-                (folder / sub).mkdir(parents=True, exist_ok=True)
-            self.client.conf.broker_transport_options = {
-                "data_folder_in": str(folder / "queue"),
-                "data_folder_out": str(folder / "queue"),
-                "control_folder": str(folder / "control"),
-                "store_processed": False,
-            }
+        self.client = broker_client("tandem-drill", broker, tmp_path)
         self.processes: dict[str, subprocess.Popen] = {}
 
     def start(self, name: str) -> subprocess.Popen:
-        log = open(self.tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool=solo",
-                f"--hostname={name}-{self.queue}@%h",
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-                "--loglevel=INFO",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        process = start_worker(self.tmp_path, name, f"{name}-{self.queue}", self.env)
         self.processes[name] = process
         return process
 
@@ -186,18 +152,7 @@ class Workers:
         self.client.send_task(task, kwargs=kwargs, queue=self.queue)
 
     def stop(self) -> str:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        return "\n".join(
-            f"--- {name}\n{self.log(name).read_text()[-3000:]}" for name in self.processes
-        )
+        return stop_workers(self.tmp_path, self.processes)
 
 
 @pytest.fixture

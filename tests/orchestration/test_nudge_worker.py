@@ -24,10 +24,10 @@ from pathlib import Path
 
 import environ
 import pytest
-from celery import Celery
 
 from orchestration.email import OutboxEmailBackend, outbox_filename
 from tests.test_worker import redis_is_up
+from tests.worker_processes import broker_client, start_worker, stop_workers
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 N = 1_000
@@ -207,18 +207,7 @@ class Stack:
             "LOG_LEVEL": "INFO",
         }
         self.env.pop("CELERY_RESULT_BACKEND", None)
-        self.client = Celery("tandem-nudge-test")
-        self.client.conf.broker_url = broker
-        if kind == "filesystem":
-            folder = tmp_path / "broker"
-            for sub in ("queue", "control"):
-                (folder / sub).mkdir(parents=True, exist_ok=True)
-            self.client.conf.broker_transport_options = {
-                "data_folder_in": str(folder / "queue"),
-                "data_folder_out": str(folder / "queue"),
-                "control_folder": str(folder / "control"),
-                "store_processed": False,
-            }
+        self.client = broker_client("tandem-nudge-test", broker, tmp_path)
         self.run_id = uuid.uuid4().hex[:8]
         self.workers: dict[str, subprocess.Popen] = {}
 
@@ -229,29 +218,13 @@ class Stack:
         return f"nudges-{self.run_id}-{name}"
 
     def start(self, name: str, *, delay: float) -> subprocess.Popen:
-        log = open(self.tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool=solo",
-                f"--queues={self.queue(name)}",
-                f"--hostname={name}-{self.run_id}@%h",
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-                "--loglevel=INFO",
-            ],
-            cwd=ROOT,
-            env={**self.env, "NUDGE_TEST_SEND_DELAY": str(delay)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        process = start_worker(
+            self.tmp_path,
+            name,
+            f"{name}-{self.run_id}",
+            {**self.env, "NUDGE_TEST_SEND_DELAY": str(delay)},
+            f"--queues={self.queue(name)}",
         )
-        log.close()
         self.workers[name] = process
         return process
 
@@ -270,19 +243,7 @@ class Stack:
         return len(path.read_text().splitlines()) if path.exists() else 0
 
     def stop(self) -> str:
-        for process in self.workers.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.workers.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        return "\n".join(
-            f"--- {name}\n{(self.tmp_path / f'{name}.log').read_text()[-3000:]}"
-            for name in self.workers
-        )
+        return stop_workers(self.tmp_path, self.workers)
 
 
 def wait_for(condition, timeout: float, message: str, log: Path | None = None) -> None:
