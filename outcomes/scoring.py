@@ -37,14 +37,19 @@ the Python reference in the tests compute with the same IEEE doubles.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
+from members.models import Member
 from outcomes.models import Band, ScoringConfiguration, SuccessGapRun
 from tenancy.models import Organization
+
+logger = logging.getLogger(__name__)
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -440,6 +445,48 @@ def success_gaps_recompute(
     run = success_gap_run_start(organization=organization, now=now)
     scope = MemberRange(ids=tuple(sorted(set(member_ids)))) if member_ids is not None else None
     return success_gaps_compute(organization=organization, run=run, scope=scope)
+
+
+def success_gap_runs_short(
+    *, older_than: dt.timedelta, repairs_below: int, now: dt.datetime | None = None
+) -> list[SuccessGapRun]:
+    """Chunked runs (every organization: a sweep's read) still unfinished ``older_than`` after
+    they opened and repaired fewer than ``repairs_below`` times."""
+    cutoff = (now or timezone.now()) - older_than
+    return list(
+        SuccessGapRun.objects.unscoped()
+        .filter(
+            finished_at__isnull=True,
+            members_expected__isnull=False,
+            computed_at__lt=cutoff,
+            repairs__lt=repairs_below,
+        )
+        .only("pk", "organization_id")
+        .order_by("pk")
+    )
+
+
+@transaction.atomic
+def success_gap_run_repair(*, organization: Organization, run_id: int) -> bool:
+    """Decide what an unfinished chunked run needs; True when its chunks must be sent again
+    (counted in ``repairs``). A run holding as many members as the organization has now lost
+    only members deleted meanwhile: it is finished as it stands, and needs nothing."""
+    runs = SuccessGapRun.objects.for_org(organization).filter(pk=run_id, finished_at__isnull=True)
+    run = runs.select_for_update().first()
+    if run is None:
+        return False
+    members = Member.objects.for_org(organization).count()
+    if run.members_scored >= members:
+        runs.update(finished_at=run.computed_at, members_expected=members)
+        return False
+    runs.update(repairs=F("repairs") + 1)
+    logger.warning(
+        "Run %s holds %s of %s members: its chunks are sent again.",
+        run_id,
+        run.members_scored,
+        run.members_expected,
+    )
+    return True
 
 
 def member_id_chunks(*, organization: Organization, size: int) -> list[MemberRange]:

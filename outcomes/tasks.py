@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.db.models import F
-from django.utils import timezone
 
 from members.models import Member
 from outcomes.models import SuccessGapRun
 from outcomes.scoring import (
     MemberRange,
     member_id_chunks,
+    success_gap_run_repair,
     success_gap_run_start,
+    success_gap_runs_short,
     success_gaps_compute,
     success_gaps_recompute,
 )
 from tenancy.models import Organization
-from tenancy.scope import organization_scope, scoped_task
+from tenancy.scope import scoped_task
 
-logger = logging.getLogger(__name__)
 TASK_OPTIONS = {"max_retries": 3, "default_retry_delay": 30, "acks_late": True}
 RUN_REPAIRS = 3  # times a run's chunks are sent again before it is left to the nightly run
 
@@ -77,42 +75,13 @@ def repair_unfinished_runs() -> int:
     each skips the members the run already holds — at most ``RUN_REPAIRS`` times; a run whose
     missing members were deleted meanwhile is finished as it stands. Returns the runs repaired.
     """
-    cutoff = timezone.now() - dt.timedelta(hours=1)
     repaired = 0
-    for run_id, organization_id in (
-        SuccessGapRun.objects.unscoped()
-        .filter(
-            finished_at__isnull=True,
-            members_expected__isnull=False,
-            computed_at__lt=cutoff,
-            repairs__lt=RUN_REPAIRS,
-        )
-        .order_by("pk")
-        .values_list("pk", "organization_id")
-    ):
-        repaired += _repair(Organization.objects.get(pk=organization_id), run_id)
+    for run in success_gap_runs_short(older_than=dt.timedelta(hours=1), repairs_below=RUN_REPAIRS):
+        organization = Organization.objects.get(pk=run.organization_id)
+        if success_gap_run_repair(organization=organization, run_id=run.pk):
+            _send_chunks(organization, run.pk)
+            repaired += 1
     return repaired
-
-
-def _repair(organization: Organization, run_id: int) -> int:
-    with organization_scope(organization):
-        runs = SuccessGapRun.objects.filter(pk=run_id, finished_at__isnull=True)
-        members = Member.objects.count()
-        run = runs.first()
-        if run is None:
-            return 0
-        if run.members_scored >= members:  # the missing members are gone: nothing to score
-            runs.update(finished_at=run.computed_at, members_expected=members)
-            return 0
-        runs.update(repairs=F("repairs") + 1)
-        logger.warning(
-            "Run %s holds %s of %s members: its chunks are sent again.",
-            run_id,
-            run.members_scored,
-            run.members_expected,
-        )
-        _send_chunks(organization, run_id)
-        return 1
 
 
 @shared_task(name="outcomes.recompute_chunk", **TASK_OPTIONS)
