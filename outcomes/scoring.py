@@ -361,9 +361,10 @@ class RunResult:
 
 
 def success_gap_run_start(
-    *, organization: Organization, now: dt.datetime | None = None
+    *, organization: Organization, now: dt.datetime | None = None, chunked: bool = False
 ) -> SuccessGapRun:
-    """Open a computation run, recording the configuration it uses."""
+    """Open a computation run, recording the configuration it uses. A ``chunked`` run, scored
+    by several tasks, also records how many members it must hold before it is finished."""
     now = now or timezone.now()
     configuration = scoring_configuration(organization=organization)
     local_today = timezone.localtime(now, organization.zone).date()
@@ -372,6 +373,7 @@ def success_gap_run_start(
         computed_at=now,
         as_of=local_today,
         configuration=configuration.as_dict(),
+        members_expected=Member.objects.for_org(organization).count() if chunked else None,
     )
 
 

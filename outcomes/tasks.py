@@ -7,7 +7,6 @@ import datetime as dt
 from celery import shared_task
 from django.conf import settings
 
-from members.models import Member
 from outcomes.models import SuccessGapRun
 from outcomes.scoring import (
     MemberRange,
@@ -41,13 +40,11 @@ def recompute_all_organizations() -> int:
 def recompute_organization(self, *, organization_id: int) -> int:
     """Open a run for the organization; score it inline, or fan out chunks when it is large."""
     organization = Organization.objects.get(pk=organization_id)
-    run = success_gap_run_start(organization=organization)
     chunks = member_id_chunks(organization=organization, size=settings.SUCCESS_GAP_CHUNK_SIZE)
     if len(chunks) <= 1:
+        run = success_gap_run_start(organization=organization)
         return success_gaps_compute(organization=organization, run=run).members_scored
-    SuccessGapRun.objects.filter(pk=run.pk).update(
-        members_expected=Member.objects.for_org(organization).count()
-    )
+    run = success_gap_run_start(organization=organization, chunked=True)
     _send_chunks(organization, run.pk)
     return 0
 
