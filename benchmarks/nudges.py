@@ -98,6 +98,12 @@ def demo_organization() -> Organization:
         with open(os.devnull, "w") as quiet:
             call_command("seed_demo", activity=0, stdout=quiet)
         organization = Organization.objects.get(slug="riverbend")
+    if connection.vendor == "postgresql":
+        # Fresh rows have no planner statistics until autovacuum's next pass (about a minute on
+        # a live database). Without them, the foreign-key checks' generic plan may read the
+        # members through a wrong index — measured here at 16,500 nudges/s instead of 22,000.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     return organization
 
 

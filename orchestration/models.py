@@ -318,8 +318,15 @@ class Nudge(TenantModel):
     member = models.ForeignKey(
         "members.Member", null=True, blank=True, on_delete=models.CASCADE, related_name="nudges"
     )
+    # Most nudges have no seat, event or enrolment: those three are indexed only where set
+    # (partial indexes below), so planning 100,000 nudges does not write 300,000 NULL entries.
     seat = models.ForeignKey(
-        "tenancy.Seat", null=True, blank=True, on_delete=models.SET_NULL, related_name="nudges"
+        "tenancy.Seat",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="nudges",
+        db_index=False,
     )
     to_email = models.EmailField(blank=True)
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
@@ -327,10 +334,20 @@ class Nudge(TenantModel):
     subject = models.CharField(max_length=200)
     body = models.TextField()
     event = models.ForeignKey(
-        OrchestratedEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="nudges"
+        OrchestratedEvent,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="nudges",
+        db_index=False,
     )
     enrollment = models.ForeignKey(
-        Enrollment, null=True, blank=True, on_delete=models.CASCADE, related_name="nudges"
+        Enrollment,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="nudges",
+        db_index=False,
     )
     scheduled_for = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
@@ -366,6 +383,14 @@ class Nudge(TenantModel):
             models.Index(
                 fields=["claimed_at"], condition=Q(status="sending"), name="nudge_sending_lease"
             ),
+            # Cancelling an event's or an enrolment's nudges, and the cascades that delete them.
+            models.Index(fields=["event"], condition=Q(event__isnull=False), name="nudge_event"),
+            models.Index(
+                fields=["enrollment"],
+                condition=Q(enrollment__isnull=False),
+                name="nudge_enrollment",
+            ),
+            models.Index(fields=["seat"], condition=Q(seat__isnull=False), name="nudge_seat"),
         ]
 
     def __str__(self) -> str:

@@ -52,16 +52,21 @@ def nudges_plan(*, organization: Organization, specs: Iterable[NudgeSpec]) -> in
       (passing 100,000 rows as query parameters costs more than inserting them).
     - SQLite: ``executemany`` of a one-row insert; its row count adds up the rows inserted.
     """
-    columns, rows = _plan_rows(organization, specs)
+    rows = _spec_rows(specs)
     if not rows:
         return 0
+    shared = _shared_values(organization)
     with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            planned = _insert_sqlite(cursor, columns, rows)
-        elif len(rows) >= COPY_THRESHOLD:
-            planned = _insert_postgres_copy(cursor, columns, rows)
+        if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
+            planned = _insert_postgres_copy(cursor, rows, shared)
         else:
-            planned = _insert_postgres_values(cursor, columns, rows)
+            columns = [*FROM_SPEC, *shared]
+            fixed = tuple(shared.values())
+            rows = [row + fixed for row in rows]
+            if connection.vendor == "postgresql":
+                planned = _insert_postgres_values(cursor, columns, rows)
+            else:
+                planned = _insert_sqlite(cursor, columns, rows)
     if planned:  # one summary per planning run, not one entry per nudge
         audit_record(
             organization=organization,
@@ -98,24 +103,30 @@ def _insert_postgres_values(cursor, columns: list[str], rows: list[tuple]) -> in
     return planned
 
 
-def _insert_postgres_copy(cursor, columns: list[str], rows: list[tuple]) -> int:
-    names = ", ".join(columns)
+def _insert_postgres_copy(cursor, rows: list[tuple], shared: dict) -> int:
+    """COPY only what differs from row to row; the columns every row shares (organization,
+    timestamps, defaults) are parameters of the ``INSERT … SELECT``. Writing those constants
+    into the CSV once per row — two of them datetimes — cost more than the COPY itself."""
+    spec = ", ".join(FROM_SPEC)
     # Dropped at the end (and on commit, should the end not be reached): a caller's outer
     # transaction may plan again before it commits.
-    create = f"CREATE TEMPORARY TABLE nudge_plan ON COMMIT DROP AS SELECT {names} FROM {TABLE}"  # noqa: S608
+    create = f"CREATE TEMPORARY TABLE nudge_plan ON COMMIT DROP AS SELECT {spec} FROM {TABLE}"  # noqa: S608
     cursor.execute(f"{create} WITH NO DATA")
     # CSV, written by the csv module in C. An unquoted empty field is NULL in CSV, so the
     # columns that cannot be NULL read it as the empty string instead.
     nullable = {f.column for f in Nudge._meta.concrete_fields if f.null}
-    not_null = ", ".join(column for column in columns if column not in nullable)
-    copy = f"COPY nudge_plan ({names}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ({not_null}))"
+    not_null = ", ".join(column for column in FROM_SPEC if column not in nullable)
+    copy = f"COPY nudge_plan ({spec}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ({not_null}))"
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     buffer.seek(0)
     cursor.cursor.copy_expert(copy, buffer)
+    placeholders = ", ".join(["%s"] * len(shared))
     cursor.execute(
-        f"WITH planned AS (INSERT INTO {TABLE} ({names}) SELECT {names} FROM nudge_plan "  # noqa: S608
-        f"{CONFLICT} RETURNING 1) SELECT COUNT(*) FROM planned"
+        f"WITH planned AS (INSERT INTO {TABLE} ({spec}, {', '.join(shared)}) "  # noqa: S608
+        f"SELECT {spec}, {placeholders} FROM nudge_plan {CONFLICT} RETURNING 1) "
+        "SELECT COUNT(*) FROM planned",
+        list(shared.values()),
     )
     planned = cursor.fetchone()[0]
     cursor.execute("DROP TABLE nudge_plan")
@@ -138,17 +149,11 @@ FROM_SPEC = (
 )
 
 
-def _plan_rows(organization: Organization, specs: Iterable[NudgeSpec]) -> tuple[list, list]:
-    """The column names and one tuple of database values per spec (datetimes adapted as the
-    backend stores them; every other column gets its model default, the same for every row)."""
+def _spec_rows(specs: Iterable[NudgeSpec]) -> list[tuple]:
+    """One tuple of database values per spec, in ``FROM_SPEC`` order (datetimes adapted as the
+    backend stores them)."""
     adapt = connection.ops.adapt_datetimefield_value
-    now = adapt(timezone.now())
-    constants = {"organization_id": organization.pk, "created_at": now, "updated_at": now}
-    for field in Nudge._meta.concrete_fields:
-        if field.column not in (*FROM_SPEC, *constants, "id"):
-            constants[field.column] = field.get_db_prep_save(field.get_default(), connection)
-    fixed = tuple(constants.values())
-    rows = [
+    return [
         (
             spec.member_id,
             spec.seat_id,
@@ -161,11 +166,20 @@ def _plan_rows(organization: Organization, specs: Iterable[NudgeSpec]) -> tuple[
             spec.enrollment_id,
             adapt(spec.scheduled_for),
             spec.idempotency_key,
-            *fixed,
         )
         for spec in specs
     ]
-    return [*FROM_SPEC, *constants], rows
+
+
+def _shared_values(organization: Organization) -> dict:
+    """The columns every planned row shares, by name: the organization, the timestamps, and
+    the model default of every other column."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    shared = {"organization_id": organization.pk, "created_at": now, "updated_at": now}
+    for field in Nudge._meta.concrete_fields:
+        if field.column not in (*FROM_SPEC, *shared, "id"):
+            shared[field.column] = field.get_db_prep_save(field.get_default(), connection)
+    return shared
 
 
 @transaction.atomic

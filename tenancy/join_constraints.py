@@ -14,6 +14,13 @@ concrete ForeignKey/OneToOneField from a tenant model to a tenant model, this mo
   own foreign keys: Django emulates ``on_delete`` in Python and writes rows in whatever order
   suits it, so the check belongs at commit. MATCH SIMPLE: a NULL column is not checked.
 
+Once a composite key is in place, Django's single-column twin (``goal.member_id`` references
+``member.id``) says nothing more: a row that passes the composite check points at an existing
+row of its own organization. It is dropped, so each insert runs one foreign-key check per
+tenant column instead of two (planning 100,000 nudges spends a third of its time in those
+checks at commit), and because Citus refuses a foreign key between distributed tables that
+leaves out the distribution column. Keys to ``tenancy_organization`` itself stay.
+
 ``create_join_constraints`` is connected to ``post_migrate`` (tenancy/apps.py): after every
 ``migrate`` on PostgreSQL, including the test database's creation, it adds whatever is missing,
 so a foreign key added later gets its composite twin with no hand-written migration. What
@@ -88,6 +95,11 @@ class OrganizationForeignKey:
     def target_columns(self) -> tuple[str, str]:
         return (self.target_organization_column, self.target_column)
 
+    @property
+    def single_column_shape(self) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
+        """The shape of Django's own constraint on this column, which this one supersedes."""
+        return (self.table, (self.column,), self.target_table, (self.target_column,))
+
     def sql(self, connection: BaseDatabaseWrapper) -> str:
         q = connection.ops.quote_name
         return (
@@ -116,6 +128,8 @@ class JoinPlan:
 
     keys: tuple[OrganizationKey, ...]
     foreign_keys: tuple[OrganizationForeignKey, ...]
+    # (table, constraint name) of single-column foreign keys a composite one makes redundant.
+    superseded: tuple[tuple[str, str], ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -188,7 +202,7 @@ def join_plan() -> JoinPlan:
 
 # Constraints of the tables in the current schema, with their columns in key order.
 _CONSTRAINTS_SQL = """
-SELECT rel.relname, con.contype,
+SELECT rel.relname, con.conname, con.contype,
        ARRAY(SELECT att.attname FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, n)
              JOIN pg_attribute att ON att.attrelid = con.conrelid AND att.attnum = k.attnum
              ORDER BY k.n),
@@ -219,7 +233,8 @@ class _Catalog:
 
     columns: dict[str, set[str]]
     unique_keys: set[tuple[str, frozenset[str]]]
-    foreign_keys: set[tuple[str, tuple[str, ...], str, tuple[str, ...]]]
+    # Shape (table, columns, target, target columns) -> constraint names.
+    foreign_keys: dict[tuple[str, tuple[str, ...], str, tuple[str, ...]], list[str]]
 
     def has_columns(self, table: str, columns: tuple[str, ...]) -> bool:
         return set(columns) <= self.columns.get(table, set())
@@ -232,15 +247,16 @@ class _Catalog:
 
 
 def _read_catalog(connection: BaseDatabaseWrapper, tables: list[str]) -> _Catalog:
-    catalog = _Catalog(columns={}, unique_keys=set(), foreign_keys=set())
+    catalog = _Catalog(columns={}, unique_keys=set(), foreign_keys={})
     with connection.cursor() as cursor:
         cursor.execute(_COLUMNS_SQL, [tables])
         for table, column in cursor.fetchall():
             catalog.columns.setdefault(table, set()).add(column)
         cursor.execute(_CONSTRAINTS_SQL, [tables])
-        for table, kind, columns, target, target_columns in cursor.fetchall():
+        for table, name, kind, columns, target, target_columns in cursor.fetchall():
             if kind == "f":
-                catalog.foreign_keys.add((table, tuple(columns), target, tuple(target_columns)))
+                shape = (table, tuple(columns), target, tuple(target_columns))
+                catalog.foreign_keys.setdefault(shape, []).append(name)
             else:
                 catalog.unique_keys.add((table, frozenset(columns)))
     return catalog
@@ -261,7 +277,12 @@ def _missing(plan: JoinPlan, catalog: _Catalog) -> JoinPlan:
         and catalog.has_columns(fk.target_table, fk.target_columns)
         and not catalog.has_foreign_key(fk)
     )
-    return JoinPlan(keys=keys, foreign_keys=foreign_keys)
+    superseded = tuple(
+        (fk.table, name)
+        for fk in plan.foreign_keys
+        for name in catalog.foreign_keys.get(fk.single_column_shape, [])
+    )
+    return JoinPlan(keys=keys, foreign_keys=foreign_keys, superseded=superseded)
 
 
 def _routed(plan: JoinPlan, using: str) -> JoinPlan:
@@ -295,8 +316,10 @@ def ensure_join_constraints(*, using: str = DEFAULT_DB_ALIAS) -> JoinPlan:
     """Add the planned constraints this PostgreSQL database lacks; return what was added.
 
     Idempotent: a second run adds nothing. Unique keys go first, in the same transaction as
-    the foreign keys that need them, so a failure leaves nothing half done. Adding a unique key
-    builds an index under an exclusive lock on its table: on a large table, build it first with
+    the foreign keys that need them and the dropping of the single-column keys they supersede
+    (listed in the returned plan's ``superseded``), so a failure leaves nothing half done.
+    Adding a unique key builds an index under an exclusive lock on its table: on a large table,
+    build it first with
     ``CREATE UNIQUE INDEX CONCURRENTLY`` and ``ADD CONSTRAINT … UNIQUE USING INDEX``.
     On any other database (SQLite) nothing is added and the returned plan is empty.
     """
@@ -312,6 +335,10 @@ def ensure_join_constraints(*, using: str = DEFAULT_DB_ALIAS) -> JoinPlan:
                 cursor.execute(key.sql(connection))
         for fk in missing.foreign_keys:
             _add_foreign_key(connection, fk)
+        with connection.cursor() as cursor:
+            for table, name in missing.superseded:
+                q = connection.ops.quote_name
+                cursor.execute(f"ALTER TABLE {q(table)} DROP CONSTRAINT {q(name)}")
     return missing
 
 
@@ -325,8 +352,10 @@ def create_join_constraints(
 ) -> None:
     """``post_migrate`` receiver: bring the migrated database's composite keys up to date."""
     added = ensure_join_constraints(using=using)
-    if verbosity >= 1 and added.names:
+    if verbosity >= 1 and (added.names or added.superseded):
         (stdout or sys.stdout).write(
             f"  Added {len(added.keys)} (organization_id, id) unique keys and "
-            f"{len(added.foreign_keys)} composite foreign keys (tenancy.join_constraints).\n"
+            f"{len(added.foreign_keys)} composite foreign keys, dropped "
+            f"{len(added.superseded)} single-column foreign keys they supersede "
+            "(tenancy.join_constraints).\n"
         )

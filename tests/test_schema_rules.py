@@ -37,6 +37,10 @@ GLOBAL_INDEXES = {
     "ingest_follow_up_pending": "the resend sweep finds follow-ups left pending, in every "
     "organization",
     "apikey_live": "an API request names no organization: its key is found by prefix first",
+    # Django's own foreign-key indexes, made partial: the cascades look up by id alone.
+    "nudge_event": "deleting an event cascades to its nudges, found by event id alone",
+    "nudge_enrollment": "deleting an enrolment cascades to its nudges, found by its id alone",
+    "nudge_seat": "removing a seat clears it from its nudges, found by seat id alone",
 }
 
 OUR_MODELS = [model for app in OUR_APPS for model in apps.get_app_config(app).get_models()]

@@ -139,6 +139,25 @@ def test_the_database_carries_every_planned_constraint():
         ), fk.name
         # Deferrable, initially deferred, MATCH SIMPLE, NO ACTION both ways, validated.
         assert row[5:] == (True, True, "s", "a", "a", True), fk.name
+    # Django's single-column twins are gone: the composite keys say all they said.
+    assert single_column_foreign_keys(plan) == []
+
+
+SINGLE_COLUMN_FKS_SQL = """
+SELECT rel.relname, att.attname, frel.relname, con.conname
+FROM pg_constraint con
+JOIN pg_class rel ON rel.oid = con.conrelid
+JOIN pg_class frel ON frel.oid = con.confrelid
+JOIN pg_attribute att ON att.attrelid = con.conrelid AND att.attnum = con.conkey[1]
+WHERE con.contype = 'f' AND cardinality(con.conkey) = 1
+"""
+
+
+def single_column_foreign_keys(plan: JoinPlan) -> list[tuple[str, str, str, str]]:
+    """The one-column foreign keys the database has on the planned (table, column, target)s."""
+    with connection.cursor() as cursor:
+        cursor.execute(SINGLE_COLUMN_FKS_SQL)
+        return [row for row in cursor.fetchall() if row[:3] in planned(plan)]
 
 
 def commit(sql: str, params: list, *, check: bool = False) -> None:
@@ -186,6 +205,43 @@ def test_a_raw_insert_into_another_organization_fails_when_checked(tenant_a, ten
     with pytest.raises(IntegrityError, match=name):
         commit(insert, [tenant_a.organization.pk, foreign.pk], check=True)
     commit(insert, [tenant_b.organization.pk, foreign.pk], check=True)
+
+
+@pytest.mark.django_db
+def test_a_missing_row_still_fails_without_the_single_column_key(tenant_a):
+    """The composite key alone refuses a member id that does not exist at all."""
+    if connection.vendor != "postgresql":
+        assert_well_formed(join_plan())
+        return
+    insert = (
+        "INSERT INTO members_membershipevent (organization_id, member_id, kind, occurred_on, "
+        "amount, tier, note, recorded_at) VALUES (%s, %s, 'renew', '2025-01-31', 0, '', '', now())"
+    )
+    name = fk_of(join_plan(), "members_membershipevent", "member_id").name
+    with pytest.raises(IntegrityError, match=name):
+        commit(insert, [tenant_a.organization.pk, 2**62], check=True)
+
+
+@pytest.mark.django_db
+def test_ensure_drops_a_single_column_key_django_puts_back():
+    """A later migration that alters a foreign key makes Django add its own constraint again;
+    the next run drops it and says so."""
+    plan = join_plan()
+    if connection.vendor != "postgresql":
+        assert ensure_join_constraints() == JoinPlan(keys=(), foreign_keys=())
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "ALTER TABLE outcomes_goal ADD CONSTRAINT goal_member_single FOREIGN KEY (member_id) "
+            "REFERENCES members_member (id) DEFERRABLE INITIALLY DEFERRED"
+        )
+    assert [row[3] for row in single_column_foreign_keys(plan)] == ["goal_member_single"]
+
+    assert ensure_join_constraints() == JoinPlan(
+        keys=(), foreign_keys=(), superseded=(("outcomes_goal", "goal_member_single"),)
+    )
+    assert single_column_foreign_keys(plan) == []
+    assert pg_constraint(fk_of(plan, "outcomes_goal", "member_id").name) is not None
 
 
 def drop(constraint_table: str, name: str, *, cascade: bool = False) -> None:
