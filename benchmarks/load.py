@@ -90,6 +90,7 @@ def prepare(members: int, activity: int) -> Fixture:
     with organization_scope(organization):
         if not SuccessGapRun.objects.filter(finished_at__isnull=False).exists():
             success_gaps_recompute(organization=organization)
+        vacuum_analyze()
         print(f"data ready in {time.perf_counter() - started:.0f}s")
         seats = list(
             Seat.objects.filter(role__in=[Seat.Role.MSM, Seat.Role.ADMIN])
@@ -110,6 +111,19 @@ def prepare(members: int, activity: int) -> Fixture:
         member_ids = list(Member.objects.values_list("pk", flat=True))
         rows = Engagement.objects.count() + ContextEvent.objects.count()
     return Fixture(sessions, secret, member_ids, len(member_ids), rows)
+
+
+def vacuum_analyze() -> None:
+    """Bring statistics and visibility maps to where autovacuum keeps them on a live database.
+
+    Freshly loaded tables have neither until autovacuum's next pass (and this development
+    machine's PostgreSQL runs with autovacuum off): without statistics the planner takes 10,000
+    members for 13 and sorts the member list in 29 ms instead of reading its index in 3; without
+    visibility maps the index-only scans visit the table."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
 
 
 def request_mix(fixture: Fixture) -> list[tuple[str, int, object]]:
