@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
+from benchmarks.support.database import vacuum_analyze  # noqa: E402
 from benchmarks.support.server import (  # noqa: E402
     ensure_postgres_database,
     free_port,
@@ -111,19 +112,6 @@ def prepare(members: int, activity: int) -> Fixture:
         member_ids = list(Member.objects.values_list("pk", flat=True))
         rows = Engagement.objects.count() + ContextEvent.objects.count()
     return Fixture(sessions, secret, member_ids, len(member_ids), rows)
-
-
-def vacuum_analyze() -> None:
-    """Bring statistics and visibility maps to where autovacuum keeps them on a live database.
-
-    Freshly loaded tables have neither until autovacuum's next pass (and this development
-    machine's PostgreSQL runs with autovacuum off): without statistics the planner takes 10,000
-    members for 13 and sorts the member list in 29 ms instead of reading its index in 3; without
-    visibility maps the index-only scans visit the table."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
 
 
 def request_mix(fixture: Fixture) -> list[tuple[str, int, object]]:

@@ -31,6 +31,7 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from benchmarks.support.database import vacuum_analyze  # noqa: E402
 from members.models import Member  # noqa: E402
 from outcomes.models import SuccessGapSnapshot  # noqa: E402
 from outcomes.scoring import (  # noqa: E402
@@ -61,6 +62,7 @@ def main() -> int:
     started = time.perf_counter()
     with open(os.devnull, "w") as quiet:
         call_command("seed_demo", members=args.members, activity=args.activity, stdout=quiet)
+    vacuum_analyze()
     build = time.perf_counter() - started
     organization = Organization.objects.get(slug="riverbend")
     total = Member.objects.for_org(organization).count()
