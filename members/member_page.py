@@ -19,8 +19,15 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch
 from django.utils.functional import cached_property
 
-from engagement.models import ContextEvent
-from engagement.selectors import experience_fulfilment_summary, member_engagements, relationship
+from engagement.selectors import (
+    ExperienceFulfilmentSummary,
+    Relationship,
+    experience_fulfilment_summary,
+    member_timeline_context_events,
+    member_timeline_engagements,
+    relationship_and_experience,
+)
+from members.member_page_rows import context_event_rows, engagement_rows
 from members.models import Member
 from members.selectors import member_ownership_history, member_results
 from members.widget_html import PLAIN_WIDGETS
@@ -93,6 +100,24 @@ class MemberReads:
         )
 
     @cached_property
+    def relationship_and_experience(self) -> tuple[Relationship, ExperienceFulfilmentSummary]:
+        """The relationship (the page's) and the experience (the outcomes section's) share
+        one read of the member's engagements."""
+        return relationship_and_experience(
+            organization=self.organization, member=self.member, today=self.today
+        )
+
+    @property
+    def experience(self) -> ExperienceFulfilmentSummary:
+        """From the shared read when the page made it, else alone (a section re-rendered by
+        itself needs no relationship)."""
+        if "relationship_and_experience" in self.__dict__:
+            return self.relationship_and_experience[1]
+        return experience_fulfilment_summary(
+            organization=self.organization, member=self.member, today=self.today
+        )
+
+    @cached_property
     def open_goals(self) -> list[Goal]:
         """The member's open goals, soonest due first."""
         goals = [
@@ -148,9 +173,7 @@ def outcomes_context(
     return {
         "outcomes": outcomes,
         "outcome_form": _form(bound, "outcome", DesiredOutcomeForm),
-        "experience": experience_fulfilment_summary(
-            organization=organization, member=member, today=today
-        ),
+        "experience": reads.experience,
     }
 
 
@@ -189,29 +212,36 @@ def plan_context(
 
 
 def timeline_context(*, organization: Organization, member: Member, **_: Any) -> dict[str, Any]:
+    """The latest twenty engagements and context events, as display rows."""
+    engagements = member_timeline_engagements(organization=organization, member=member)
+    events = member_timeline_context_events(organization=organization, member=member)
     return {
-        "engagements": list(member_engagements(organization=organization, member=member, limit=20)),
-        "context_events": list(
-            ContextEvent.objects.for_org(organization)
-            .filter(member_id=member.pk)
-            .order_by("-occurred_at", "-pk")[:20]
-        ),
+        "engagements": engagement_rows(engagements),
+        "context_events": context_event_rows(events),
     }
 
 
 def ownership_context(
     *, organization: Organization, member: Member, bound: Bound | None = None, **_: Any
 ) -> dict[str, Any]:
-    """Who owned the account (the latest hand-offs) and the form to hand it over."""
+    """Who owned the account (the latest hand-offs) and the form to hand it over. The form
+    offers the organization's seats, read with their users; the hand-offs take their seats
+    from that list instead of joining three seats and three users per row."""
+    team = {seat.pk: seat for seat in organization_team(organization=organization)}
     owner_form = (bound or {}).get("owner") or OwnerReassignForm(
-        seats=organization_team(organization=organization),
+        seats=team.values(),
         initial={"to_seat": member.owner_id or ""},
         renderer=PLAIN_WIDGETS,
     )
-    return {
-        "owner_form": owner_form,
-        "ownership": list(member_ownership_history(organization=organization, member=member)[:5]),
-    }
+    ownership = list(
+        member_ownership_history(organization=organization, member=member).select_related(None)[:5]
+    )
+    for change in ownership:
+        for field in ("from_seat", "to_seat", "changed_by"):
+            seat = team.get(getattr(change, f"{field}_id"))
+            if seat is not None:
+                setattr(change, field, seat)
+    return {"owner_form": owner_form, "ownership": ownership}
 
 
 def tasks_context(
@@ -292,7 +322,7 @@ def member_page_context(
 ) -> dict[str, Any]:
     reads = MemberReads(organization=organization, member=member)
     context: dict[str, Any] = {
-        "relationship": relationship(organization=organization, member=member, today=reads.today),
+        "relationship": reads.relationship_and_experience[0],
     }
     for section in SECTIONS:
         context.update(

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 
 from members.models import Member
@@ -147,17 +147,16 @@ def member_gap_trend(
 def gap_explanation_and_trend(
     *, organization: Organization, member: Member, days: int = 90, now: dt.datetime | None = None
 ) -> tuple[GapExplanation, list[tuple[dt.datetime, float | None]]]:
-    """``gap_explanation`` and ``member_gap_trend`` together, for a page showing both: the
-    score of 30 days ago is taken from the trend when the trend reaches back that far (``days``
-    at least 30), which saves its query."""
+    """``gap_explanation`` and ``member_gap_trend`` together, for a page showing both, in two
+    queries whatever the history holds: the gap of 30 days ago comes with the latest two
+    snapshots, as a scalar subquery, instead of a query of its own."""
     now = now or timezone.now()
     trend = member_gap_trend(organization=organization, member=member, days=days, now=now)
-    cutoff = now - dt.timedelta(days=30)
-    # The trend is oldest first, in the same (computed at, id) order the query would use.
-    older = [gap for computed_at, gap in trend if computed_at <= cutoff]
     snapshots = _newest_first(organization=organization, member=member)
-    month_ago_gap = older[-1] if older else _UNREAD
-    explanation = _explain(
-        snapshots.filter(computed_at__lte=cutoff), list(snapshots[:2]), month_ago_gap
-    )
+    month_ago = snapshots.filter(computed_at__lte=now - dt.timedelta(days=30)).values("gap")[:1]
+    # The gap of 30 days ago rides along with the latest two as a scalar subquery: one query
+    # whatever the history holds, instead of a third one when the trend does not reach back.
+    latest_two = list(snapshots.annotate(month_ago_gap=Subquery(month_ago))[:2])
+    month_ago_gap = latest_two[0].month_ago_gap if latest_two else None
+    explanation = _explain(snapshots, latest_two, month_ago_gap)
     return explanation, trend
