@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from members.widget_html import PlainWidgetRenderer
 from outcomes.models import Band
 
 RENEWAL_WINDOWS = [
@@ -20,8 +21,20 @@ SORT_CHOICES = [
 ]
 
 
+class _FilterWidgets(PlainWidgetRenderer):
+    """The plain widgets in Python, the search box included: Django's ``search.html`` is
+    ``input.html`` with ``type="search"``. The filters render on every book and list page."""
+
+    def render(self, template_name: str, context, request=None) -> str:
+        if template_name == "django/forms/widgets/search.html":
+            template_name = "django/forms/widgets/input.html"
+        return super().render(template_name, context, request=request)
+
+
 class MemberFilterForm(forms.Form):
     """Filters of the book and the member list; every value is optional and validated."""
+
+    default_renderer = _FilterWidgets()
 
     q = forms.CharField(
         label="Search",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.db.models import (
     Avg,
@@ -25,6 +25,7 @@ from django.db.models import (
 )
 
 from members.models import RISK_ORDER, Advocacy, Member, MembershipEvent, OwnershipChange
+from members.tier_cache import cache_tiers, cached_tiers
 from tenancy.models import Organization, Seat
 from tenancy.rules import require_same_organization
 from tenancy.selectors import organization_today
@@ -395,15 +396,44 @@ def members_for_list(
     )
 
 
-def member_tiers(*, organization: Organization) -> list[str]:
-    """The tiers in use, for filter choices."""
-    return list(
-        Member.objects.for_org(organization)
-        .exclude(tier="")
-        .order_by("tier")
-        .values_list("tier", flat=True)
-        .distinct()
-    )
+# What the members table shows of each row (``members.table_rows``), owner's name included.
+MEMBER_TABLE_FIELDS = (
+    "pk",
+    "name",
+    "external_id",
+    "success_band",
+    "success_gap",
+    "previous_gap",
+    "tier",
+    "status",
+    "renewal_on",
+    "owner_id",
+    "owner__user__full_name",
+    "owner__user__email",
+)
+
+
+def member_table_values(members: QuerySet[Member]) -> QuerySet[Member, dict[str, Any]]:
+    """``members_for_list``'s members as the few columns the table shows, in the same query
+    (the owner's user is joined by the field paths): 25 dicts a page instead of 75 model
+    instances."""
+    return members.values(*MEMBER_TABLE_FIELDS)
+
+
+def member_tiers(*, organization: Organization, fresh: bool = False) -> list[str]:
+    """The tiers in use, for filter choices: cached per organization (``members.tier_cache``
+    says what drops the entry); ``fresh`` reads the members and caches the result again."""
+    tiers = None if fresh else cached_tiers(organization.pk)
+    if tiers is None:
+        tiers = list(
+            Member.objects.for_org(organization)
+            .exclude(tier="")
+            .order_by("tier")
+            .values_list("tier", flat=True)
+            .distinct()
+        )
+        cache_tiers(organization.pk, tiers)
+    return tiers
 
 
 # ---------------------------------------------------------------------------------------------

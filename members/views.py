@@ -13,6 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import models
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -34,8 +35,9 @@ from members.member_page import (
     timeline_context,
 )
 from members.models import Member
-from members.selectors import member_tiers, members_for_list
+from members.selectors import member_table_values, member_tiers, members_for_list
 from members.services import member_assign_owner
+from members.table_rows import member_table_rows
 from members.widget_html import PLAIN_WIDGETS
 from milestones.models import Commitment, ProgressMilestone
 from milestones.services import (
@@ -64,17 +66,32 @@ from tenancy.selectors import organization_team, organization_today
 PAGE_SIZE = 25
 
 
+def _tiers(request: HttpRequest) -> list[str]:
+    """The tier choices: the cached list, or a fresh one when the request asks for a tier the
+    cache does not know (it may be newer than the cache)."""
+    tiers = member_tiers(organization=request.organization)
+    asked = request.GET.get("tier")
+    if asked and asked not in tiers:
+        tiers = member_tiers(organization=request.organization, fresh=True)
+    return tiers
+
+
 def _filtered(request: HttpRequest, *, owner: Seat | None):
-    form = MemberFilterForm(
-        request.GET or None, tiers=member_tiers(organization=request.organization)
-    )
+    form = MemberFilterForm(request.GET or None, tiers=_tiers(request))
     form.is_valid()
     members = members_for_list(organization=request.organization, owner=owner, **form.filters())
     return form, members
 
 
-def _page(request: HttpRequest, members):
-    return Paginator(members, PAGE_SIZE).get_page(request.GET.get("page"))
+def _results(request: HttpRequest, members: QuerySet[Member]) -> dict[str, Any]:
+    """The members table's context: a page of the few columns it shows, its rows written in
+    Python (``members.table_rows``), and the query string its page links start from."""
+    page = Paginator(member_table_values(members), PAGE_SIZE).get_page(request.GET.get("page"))
+    return {
+        "page": page,
+        "member_rows": member_table_rows(page.object_list, organization=request.organization),
+        "query": _query_without_page(request),
+    }
 
 
 def _query_without(request: HttpRequest, *names: str) -> str:
@@ -133,7 +150,7 @@ def _mix_parts(mix: dict[str, Any]) -> list[tuple[str, float, str]]:
 
 def _book(request: HttpRequest, *, bound: Bound | None = None, status: int = 200) -> HttpResponse:
     form, members = _filtered(request, owner=request.seat)
-    context = {"form": form, "page": _page(request, members), "query": _query_without_page(request)}
+    context = {"form": form, **_results(request, members)}
     if request.htmx and request.method == "GET":
         return render(request, "members/book.html#results", context)
     now = timezone.now()
@@ -164,7 +181,7 @@ def my_book(request: HttpRequest, org_slug: str) -> HttpResponse:
 def member_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Every member of the organization, searchable, filterable, sortable, paginated."""
     form, members = _filtered(request, owner=None)
-    context = {"form": form, "page": _page(request, members), "query": _query_without_page(request)}
+    context = {"form": form, **_results(request, members)}
     template = "members/list.html#results" if request.htmx else "members/list.html"
     return render(request, template, context)
 

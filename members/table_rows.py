@@ -1,0 +1,84 @@
+"""The rows of the members table that My book and the member list share, written in Python.
+
+Both pages show 25 members at a time. Through the template every row cost a URL reversal, two
+simple tags, a date filter, a choice label and an owner read across two related models: about a
+third of the page's CPU. Here a row is one string built from the few columns the table shows
+(``members.selectors.member_table_values``: no model instances, so no per-row ``post_init``
+signals either). The markup is byte for byte what ``_table.html``'s loop wrote, so the pages
+and their tests see the same HTML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.urls import reverse
+from django.utils.dateformat import format as date_format
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString, mark_safe
+
+from members.models import Member
+from tenancy.models import Organization
+from tenancy.templatetags.ui import band_badge, trend_arrow
+
+# A member id no page will ever show, to split the detail URL around (reversed once per page).
+_PK_MARK = 987654321
+
+ROW = (
+    "\n      <tr>\n"
+    '        <td><a href="{url}">{name}</a>\n'
+    "          {external_id}</td>\n"
+    "        <td>{badge}</td>\n"
+    "        <td>{trend}</td>\n"
+    "        <td>{tier}</td>\n"
+    "        <td>{status}</td>\n"
+    "        <td>{renews}</td>\n"
+    "        <td>{owner}</td>\n"
+    "      </tr>\n    "
+)
+UNOWNED = '<span class="muted">Unowned</span>'
+
+
+def _detail_url(organization: Organization) -> tuple[str, str]:
+    """Member 360's URL around the member id, so each row only inserts its id."""
+    url = reverse("members:detail", kwargs={"org_slug": organization.slug, "member_id": _PK_MARK})
+    head, _, tail = str(conditional_escape(url)).partition(str(_PK_MARK))
+    return head, tail
+
+
+def _owner(row: Mapping[str, Any]) -> str:
+    """The owner's ``User.display_name`` (full name, else email), or "Unowned"."""
+    if row["owner_id"] is None:
+        return UNOWNED
+    return conditional_escape(row["owner__user__full_name"] or row["owner__user__email"])
+
+
+def member_table_rows(
+    rows: Iterable[Mapping[str, Any]], *, organization: Organization
+) -> SafeString:
+    """The table body's rows for ``member_table_values`` rows, as one safe string."""
+    head, tail = _detail_url(organization)
+    statuses = {value: str(label) for value, label in Member.Status.choices}
+    html = []
+    for row in rows:
+        external_id = row["external_id"]
+        renewal_on = row["renewal_on"]
+        html.append(
+            ROW.format(
+                url=f"{head}{row['pk']}{tail}",
+                name=conditional_escape(row["name"]),
+                external_id=(
+                    f'<span class="muted small">{conditional_escape(external_id)}</span>'
+                    if external_id
+                    else ""
+                ),
+                badge=band_badge(row["success_band"], row["success_gap"]),
+                trend=trend_arrow(row["success_gap"], row["previous_gap"]),
+                tier=conditional_escape(row["tier"]),
+                status=conditional_escape(statuses.get(row["status"], row["status"])),
+                renews=date_format(renewal_on, "M j, Y") if renewal_on else "—",
+                owner=_owner(row),
+            )
+        )
+    return mark_safe("".join(html))  # noqa: S308 - every value above is escaped
