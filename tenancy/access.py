@@ -11,8 +11,12 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
+from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.crypto import constant_time_compare
 
 from tenancy.models import Seat, User
 
@@ -23,9 +27,54 @@ def seat_for_request(*, user: User, org_slug: str) -> Seat:
     """The caller's seat in the organization named by the URL, or 404."""
     if not user.is_authenticated or not user.is_active:
         raise Http404("No such organization.")
-    seat = Seat.objects.for_user(user).filter(organization__slug=org_slug).first()
+    # (organization, user) is unique: at most one row, so no ORDER BY (the model's ordering
+    # would join the user table only to sort it).
+    seat = next(iter(Seat.objects.for_user(user).filter(organization__slug=org_slug)[:1]), None)
     if seat is None:
         raise Http404("No such organization.")
+    return seat
+
+
+def seat_for_session(request: HttpRequest, org_slug: str) -> Seat | None:
+    """The signed-in user's seat in ``org_slug``, with its user and organization, in one query
+    instead of two (the user, then the seat): every page under ``/o/<org_slug>/`` needs both.
+
+    Only a shortcut for what ``django.contrib.auth.get_user`` would accept anyway: a session
+    naming a ``ModelBackend`` whose ``get_user`` is Django's, a user it may authenticate who is
+    active, and a session hash equal to the user's current one. Anything else (no session, a
+    custom backend, a stale hash, a hash signed with a fallback secret, no seat there) answers
+    None, and the caller takes Django's own path, which decides as it always has (including
+    flushing the session or rotating its key). Also None once ``request.user`` has been loaded.
+    """
+    if "_cached_user" in request.__dict__:  # AuthenticationMiddleware's loaded user
+        return None
+    session = request.session
+    try:
+        user_id = User._meta.pk.to_python(session[SESSION_KEY])
+        backend_path = session[BACKEND_SESSION_KEY]
+    except (KeyError, ValidationError):
+        return None
+    if backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    backend = load_backend(backend_path)
+    if type(backend).get_user is not ModelBackend.get_user:
+        return None
+    # The one cross-organization read of seats, keyed by the session's own user (as
+    # ``Seat.objects.for_user``); (organization, user) is unique, hence no ORDER BY.
+    seats = (
+        Seat.objects.unscoped()
+        .filter(user_id=user_id, organization__slug=org_slug)
+        .select_related("organization", "user")
+    )
+    seat = next(iter(seats[:1]), None)
+    if seat is None:
+        return None
+    user = seat.user
+    if not backend.user_can_authenticate(user) or not user.is_active:
+        return None
+    session_hash = session.get(HASH_SESSION_KEY)
+    if not session_hash or not constant_time_compare(session_hash, user.get_session_auth_hash()):
+        return None
     return seat
 
 

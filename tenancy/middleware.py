@@ -9,7 +9,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from tenancy.access import seat_for_request
+from tenancy.access import seat_for_request, seat_for_session
 from tenancy.api.auth import ORGANIZATION_COOKIE
 from tenancy.scope import _current_organization_id
 
@@ -43,9 +43,13 @@ class OrganizationMiddleware:
         org_slug = view_kwargs.get("org_slug")
         if org_slug is None:
             return None
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        seat = seat_for_request(user=request.user, org_slug=org_slug)
+        seat = seat_for_session(request, org_slug)
+        if seat is not None:
+            request.user = seat.user  # read with the seat: the same row get_user would load
+        else:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            seat = seat_for_request(user=request.user, org_slug=org_slug)
         request.seat = seat
         request.organization = seat.organization
         request._organization_scope_token = _current_organization_id.set(seat.organization_id)

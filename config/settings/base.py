@@ -128,6 +128,9 @@ MIDDLEWARE = [
     "outcomes.recompute.RecomputeBatchMiddleware",
 ]
 
+# Django's database sessions, loaded through one plain statement (ops/sessions.py).
+SESSION_ENGINE = "ops.sessions"
+
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 
