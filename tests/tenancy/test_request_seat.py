@@ -114,3 +114,25 @@ def test_an_expired_session_is_anonymous(login, tenant_a):
 def test_an_unknown_session_key_is_anonymous(client, tenant_a):
     client.cookies["sessionid"] = "x" * 32
     assert client.get(_dashboard(tenant_a)).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("role", "settings_link"), [("admin", True), ("msm", False), ("viewer", False)]
+)
+def test_the_layout_links_to_the_organizations_pages(
+    login, tenant_a, tenant_b, role, settings_link
+):
+    slug = tenant_a.organization.slug
+    body = login(tenant_a.seat(role)).get(f"/o/{slug}/").content.decode()
+    assert f'<a class="brand" href="/o/{slug}/book/">' in body
+    assert f'<a href="/o/{slug}/book/" >My book</a>' in body
+    assert f'<a href="/o/{slug}/members/" >Members</a>' in body
+    assert f'<a href="/o/{slug}/portfolio/" >Portfolio</a>' in body
+    assert f'<a href="/o/{slug}/" aria-current="page">Team</a>' in body
+    assert (f'<a href="/o/{slug}/settings/" >Settings</a>' in body) is settings_link
+    assert '<a href="/orgs/" title="Switch organization">Switch</a>' in body
+    assert '<form method="post" action="/accounts/logout/" class="inline-form">' in body
+    # Each organization gets its own links.
+    other = tenant_b.organization.slug
+    client = login(tenant_b.seat(role))
+    assert f'<a href="/o/{other}/book/" >My book</a>' in client.get(f"/o/{other}/").content.decode()
