@@ -11,12 +11,12 @@ it changed. Every section function takes the same keywords:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django import forms
 from django.core.paginator import Page, Paginator
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch, QuerySet, Window
 from django.utils.functional import cached_property
 
 from engagement.selectors import (
@@ -34,7 +34,7 @@ from members.widget_html import PLAIN_WIDGETS
 from milestones.models import Commitment
 from milestones.selectors import accountability_boards_for_goals, milestone_timeline
 from orchestration.forms import OwnerReassignForm
-from orchestration.selectors import member_events, member_nudges
+from orchestration.selectors import member_events, member_nudges, member_work_present
 from orchestration.tasks_services import member_tasks
 from outcomes.explain import gap_explanation_and_trend
 from outcomes.forms import ConditionAssessForm, DesiredOutcomeForm, GoalForm, GoalProgressForm
@@ -63,8 +63,24 @@ def action_errors(bound: Bound | None, key: str) -> list[str]:
     return [message for messages in form.errors.values() for message in messages]
 
 
-def _page(rows, params: Mapping[str, str] | None, name: str) -> Page:
-    return Paginator(rows, SECTION_PAGE_SIZE).get_page((params or {}).get(name))
+class _CountedPaginator(Paginator):
+    """A paginator told its count by the read of its first page."""
+
+    def __init__(self, object_list: QuerySet, per_page: int, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.count = count  # instead of the cached COUNT query
+
+
+def _page(rows: QuerySet, params: Mapping[str, str] | None, name: str) -> Page:
+    """The page of ``rows`` the query string asks for. The first page, the one nearly every
+    visit shows, is one query: its rows carry the count of all rows (a window count), so no
+    COUNT runs before it, and none of the page when there is nothing to show."""
+    number = (params or {}).get(name)
+    if number not in (None, "", "1"):
+        return Paginator(rows, SECTION_PAGE_SIZE).get_page(number)
+    first = list(rows.annotate(rows_in_all=Window(Count("pk")))[:SECTION_PAGE_SIZE])
+    count = first[0].rows_in_all if first else 0
+    return Page(first, 1, _CountedPaginator(rows, SECTION_PAGE_SIZE, count))
 
 
 class MemberReads:
@@ -116,6 +132,11 @@ class MemberReads:
         return experience_fulfilment_summary(
             organization=self.organization, member=self.member, today=self.today
         )
+
+    @cached_property
+    def work_present(self) -> dict[str, bool]:
+        """Whether the member has any task, event and nudge: the sections skip empty lists."""
+        return member_work_present(organization=self.organization, member=self.member)
 
     @cached_property
     def open_goals(self) -> list[Goal]:
@@ -244,6 +265,19 @@ def ownership_context(
     return {"owner_form": owner_form, "ownership": ownership}
 
 
+def _work_page(
+    reads: MemberReads | None,
+    kind: str,
+    rows: Callable[[], QuerySet],
+    params: Mapping[str, str] | None,
+) -> Page:
+    """The page of the tasks, events or nudges section: none read when the whole page's
+    ``reads`` know the member has no such rows (one query tells it for the three)."""
+    if reads is not None and not reads.work_present[kind]:
+        return Page([], 1, _CountedPaginator([], SECTION_PAGE_SIZE, 0))
+    return _page(rows(), params, f"{kind}_page")
+
+
 def tasks_context(
     *,
     organization: Organization,
@@ -254,7 +288,9 @@ def tasks_context(
     **_: Any,
 ) -> dict[str, Any]:
     """The member's tasks, open ones first, a page at a time."""
-    page = _page(member_tasks(organization=organization, member=member), params, "tasks_page")
+    page = _work_page(
+        reads, "tasks", lambda: member_tasks(organization=organization, member=member), params
+    )
     today = _reads(reads, organization, member).today
     for task in page.object_list:
         task.action_errors = action_errors(bound, f"task-{task.pk}")
@@ -263,19 +299,33 @@ def tasks_context(
 
 
 def events_context(
-    *, organization: Organization, member: Member, params: Mapping[str, str] | None = None, **_
+    *,
+    organization: Organization,
+    member: Member,
+    params: Mapping[str, str] | None = None,
+    reads: MemberReads | None = None,
+    **_: Any,
 ) -> dict[str, Any]:
     """Orchestrated events, the latest first, each with its announcement and reminders."""
-    events = member_events(organization=organization, member=member)
-    return {"events_page": _page(events, params, "events_page")}
+    page = _work_page(
+        reads, "events", lambda: member_events(organization=organization, member=member), params
+    )
+    return {"events_page": page}
 
 
 def nudges_context(
-    *, organization: Organization, member: Member, params: Mapping[str, str] | None = None, **_
+    *,
+    organization: Organization,
+    member: Member,
+    params: Mapping[str, str] | None = None,
+    reads: MemberReads | None = None,
+    **_: Any,
 ) -> dict[str, Any]:
     """What was planned or sent to the member, the latest first."""
-    nudges = member_nudges(organization=organization, member=member)
-    return {"nudges_page": _page(nudges, params, "nudges_page")}
+    page = _work_page(
+        reads, "nudges", lambda: member_nudges(organization=organization, member=member), params
+    )
+    return {"nudges_page": page}
 
 
 # The sections an action or a page link can re-render alone, by partial name.

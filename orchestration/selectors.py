@@ -45,7 +45,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from members.models import Member
-from orchestration.models import Nudge, OrchestratedEvent
+from orchestration.models import Nudge, OrchestratedEvent, Task
 from tenancy.models import Organization, Seat
 from tenancy.rules import require_same_organization
 
@@ -193,6 +193,24 @@ def member_events(*, organization: Organization, member: Member) -> QuerySet[Orc
         .order_by("-scheduled_for", "-pk")
         .prefetch_related(_event_nudges(organization))
     )
+
+
+def member_work_present(*, organization: Organization, member: Member) -> dict[str, bool]:
+    """Whether the member has any task, orchestrated event and nudge (``{"tasks": …,
+    "events": …, "nudges": …}``), in one query: a page showing the three lists skips the
+    read of a list it knows is empty, as most are."""
+    require_same_organization(organization, member=member)
+
+    def any_of(model: type[Task | OrchestratedEvent | Nudge]) -> Exists:
+        return Exists(model.objects.for_org(organization).filter(member_id=member.pk))
+
+    row = (
+        Member.objects.for_org(organization)
+        .filter(pk=member.pk)
+        .values_list(any_of(Task), any_of(OrchestratedEvent), any_of(Nudge))
+        .first()
+    ) or (False, False, False)
+    return dict(zip(("tasks", "events", "nudges"), row, strict=True))
 
 
 def member_nudges(*, organization: Organization, member: Member) -> QuerySet[Nudge]:
