@@ -83,13 +83,19 @@ def _filtered(request: HttpRequest, *, owner: Seat | None):
     return form, members
 
 
-def _results(request: HttpRequest, members: QuerySet[Member]) -> dict[str, Any]:
-    """The members table's context: a page of the few columns it shows, its rows written in
-    Python (``members.table_rows``), and the query string its page links start from."""
-    page = Paginator(member_table_values(members), PAGE_SIZE).get_page(request.GET.get("page"))
+def _results(
+    request: HttpRequest, form: MemberFilterForm, members: QuerySet[Member]
+) -> dict[str, Any]:
+    """The members table's context: the page (its count and links), the page's rows written in
+    Python from the few columns they show (``members.table_rows``), and the query string the
+    page links start from."""
+    page = Paginator(members, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = member_table_values(
+        organization=request.organization, page=page.object_list, sort=form.filters()["sort"]
+    )
     return {
         "page": page,
-        "member_rows": member_table_rows(page.object_list, organization=request.organization),
+        "member_rows": member_table_rows(rows, organization=request.organization),
         "query": _query_without_page(request),
     }
 
@@ -150,7 +156,7 @@ def _mix_parts(mix: dict[str, Any]) -> list[tuple[str, float, str]]:
 
 def _book(request: HttpRequest, *, bound: Bound | None = None, status: int = 200) -> HttpResponse:
     form, members = _filtered(request, owner=request.seat)
-    context = {"form": form, **_results(request, members)}
+    context = {"form": form, **_results(request, form, members)}
     if request.htmx and request.method == "GET":
         return render(request, "members/book.html#results", context)
     now = timezone.now()
@@ -181,7 +187,7 @@ def my_book(request: HttpRequest, org_slug: str) -> HttpResponse:
 def member_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Every member of the organization, searchable, filterable, sortable, paginated."""
     form, members = _filtered(request, owner=None)
-    context = {"form": form, **_results(request, members)}
+    context = {"form": form, **_results(request, form, members)}
     template = "members/list.html#results" if request.htmx else "members/list.html"
     return render(request, template, context)
 

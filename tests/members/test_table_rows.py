@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db.models import OuterRef, Subquery
 from django.template import Context, Template
 
 from members.models import Member
 from members.selectors import member_table_values, members_for_list
 from members.table_rows import member_table_rows
+from outcomes.models import SuccessGapSnapshot
 from outcomes.scoring import success_gaps_recompute
 from tests.factories import GoalFactory, MemberFactory, SeatFactory, UserFactory
 
@@ -61,10 +63,19 @@ def test_rows_match_the_template_loop(tenant_a):
     MemberFactory(organization=organization, name="Unscored Una")  # no band, no gap
 
     listed = members_for_list(organization=organization)
-    expected = TEMPLATE_LOOP.render(
-        Context({"members": list(listed), "organization": organization})
+    with_previous_gap = listed.annotate(
+        previous_gap=Subquery(
+            SuccessGapSnapshot.objects.for_org(organization)
+            .filter(member_id=OuterRef("pk"))
+            .order_by("-computed_at", "-pk")
+            .values("gap")[1:2]
+        )
     )
-    rows = member_table_rows(member_table_values(listed), organization=organization)
+    expected = TEMPLATE_LOOP.render(
+        Context({"members": list(with_previous_gap), "organization": organization})
+    )
+    values = member_table_values(organization=organization, page=listed[:25])
+    rows = member_table_rows(values, organization=organization)
     assert str(rows) == expected
     assert "trend-worse" in rows and "trend-better" in rows and "trend-flat" in rows
     assert "Unowned" in rows and no_name.user.email in rows and "Jan 9, 2031" in rows
