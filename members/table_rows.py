@@ -10,11 +10,12 @@ and their tests see the same HTML.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.urls import reverse
-from django.utils.dateformat import format as date_format
+from django.utils.dates import MONTHS_3
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -54,16 +55,32 @@ def _owner(row: Mapping[str, Any]) -> str:
     return conditional_escape(row["owner__user__full_name"] or row["owner__user__email"])
 
 
+class _Renews:
+    """A renewal date as the ``date:"M j, Y"`` filter writes it ("Feb 10, 2027"), the month's
+    abbreviation translated once per month instead of a ``DateFormat`` per row."""
+
+    def __init__(self) -> None:
+        self.months: dict[int, str] = {}
+
+    def __call__(self, day: dt.date | None) -> str:
+        if day is None:
+            return "—"
+        month = self.months.get(day.month)
+        if month is None:
+            month = self.months[day.month] = MONTHS_3[day.month].title()
+        return f"{month} {day.day}, {day.year:04d}"
+
+
 def member_table_rows(
     rows: Iterable[Mapping[str, Any]], *, organization: Organization
 ) -> SafeString:
     """The table body's rows for ``member_table_values`` rows, as one safe string."""
     head, tail = _detail_url(organization)
     statuses = {value: str(label) for value, label in Member.Status.choices}
+    renews = _Renews()
     html = []
     for row in rows:
         external_id = row["external_id"]
-        renewal_on = row["renewal_on"]
         html.append(
             ROW.format(
                 url=f"{head}{row['pk']}{tail}",
@@ -77,7 +94,7 @@ def member_table_rows(
                 trend=trend_arrow(row["success_gap"], row["previous_gap"]),
                 tier=conditional_escape(row["tier"]),
                 status=conditional_escape(statuses.get(row["status"], row["status"])),
-                renews=date_format(renewal_on, "M j, Y") if renewal_on else "—",
+                renews=renews(row["renewal_on"]),
                 owner=_owner(row),
             )
         )

@@ -35,6 +35,7 @@ from members.member_page import (
     timeline_context,
 )
 from members.models import Member
+from members.paging import counted_page
 from members.selectors import member_table_values, member_tiers, members_for_list
 from members.services import member_assign_owner
 from members.table_rows import member_table_rows
@@ -134,7 +135,7 @@ def _book_events(request: HttpRequest) -> dict[str, Any]:
     """The events of my members to announce or to have confirmed this week."""
     events = events_to_announce_or_confirm(organization=request.organization, owner=request.seat)
     return {
-        "events_page": Paginator(events, BOOK_PANEL_SIZE).get_page(request.GET.get("events_page")),
+        "events_page": counted_page(events, request.GET.get("events_page"), BOOK_PANEL_SIZE),
         "events_query": _query_without(request, "events_page", "panel"),
     }
 

@@ -1,0 +1,25 @@
+"""Pages of a list whose first page, the one nearly every visit shows, costs one query."""
+
+from __future__ import annotations
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, QuerySet, Window
+
+
+class _CountedPaginator(Paginator):
+    """A paginator told its count by the read of its first page."""
+
+    def __init__(self, object_list: QuerySet, per_page: int, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.count = count  # instead of the cached COUNT query
+
+
+def counted_page(rows: QuerySet, number: str | None, per_page: int) -> Page:
+    """The page ``number`` of ``rows`` (``Paginator.get_page``'s rules). The first page's rows
+    carry the count of all rows (a window count), so no COUNT runs before them, and an empty
+    list is one query too. Only for short lists: the window reads every row of ``rows``."""
+    if number not in (None, "", "1"):
+        return Paginator(rows, per_page).get_page(number)
+    first = list(rows.annotate(rows_in_all=Window(Count("pk")))[:per_page])
+    count = first[0].rows_in_all if first else 0
+    return Page(first, 1, _CountedPaginator(rows, per_page, count))
