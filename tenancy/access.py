@@ -15,9 +15,11 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.crypto import constant_time_compare
 
+from ops.prepared import PreparedRead
 from tenancy.models import Seat, User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -33,6 +35,21 @@ def seat_for_request(*, user: User, org_slug: str) -> Seat:
     if seat is None:
         raise Http404("No such organization.")
     return seat
+
+
+def _session_seat(*, user_id: int, org_slug: str) -> QuerySet[Seat]:
+    # The one cross-organization read of seats, keyed by the session's own user (as
+    # ``Seat.objects.for_user``); (organization, user) is unique, hence no ORDER BY.
+    return (
+        Seat.objects.unscoped()
+        .filter(user_id=user_id, organization__slug=org_slug)
+        .select_related("organization", "user")
+        .order_by()[:1]
+    )
+
+
+# Compiled once per connection: building this queryset on every page cost more than running it.
+_SESSION_SEAT = PreparedRead(_session_seat, user_id=int, org_slug=str)
 
 
 def seat_for_session(request: HttpRequest, org_slug: str) -> Seat | None:
@@ -59,14 +76,9 @@ def seat_for_session(request: HttpRequest, org_slug: str) -> Seat | None:
     backend = load_backend(backend_path)
     if type(backend).get_user is not ModelBackend.get_user:
         return None
-    # The one cross-organization read of seats, keyed by the session's own user (as
-    # ``Seat.objects.for_user``); (organization, user) is unique, hence no ORDER BY.
-    seats = (
-        Seat.objects.unscoped()
-        .filter(user_id=user_id, organization__slug=org_slug)
-        .select_related("organization", "user")
-    )
-    seat = next(iter(seats[:1]), None)
+    if type(user_id) is not int:
+        return None
+    seat = _SESSION_SEAT.first(user_id=user_id, org_slug=org_slug)
     if seat is None:
         return None
     user = seat.user

@@ -1,0 +1,114 @@
+"""Reads every request makes, compiled to SQL once per connection instead of once per request.
+
+Building a queryset and compiling it costs far more CPU than running it: for the read of the
+caller's seat with its user and organization (every page) or of an API key with its
+organization (every API call), about half a millisecond, against a tenth for the query itself.
+``PreparedRead`` lets the ORM build and compile the queryset once per database connection, with
+stand-in parameters, and then runs that SQL with each request's parameters, turning rows into
+model instances exactly as ``QuerySet`` iteration does (the compiler's converters, ``from_db``,
+Django's populators for ``select_related``).
+
+Only for querysets whose SQL does not depend on the parameters' values (plain ``filter(x=v)``
+on int and str values; no ``__in`` lists, no ``None``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators
+
+M = TypeVar("M", bound=Model)
+
+_SENTINEL_INT = itertools.count(-7_340_000_001, -1)
+
+
+@dataclass
+class _Plan:
+    connection: Any
+    sql: str
+    positions: list[str]  # the parameter name at each placeholder
+    constants: list[Any]  # the compiled parameters (the stand-ins replaced at each call)
+    compiler: Any
+    init_list: list[str]
+    start: int
+    end: int
+    populators: list
+
+
+class PreparedRead(Generic[M]):
+    """``build(**params)`` is a queryset of ``M``; ``rows(**params)`` runs its compiled SQL."""
+
+    def __init__(self, build: Callable[..., QuerySet[M]], **kinds: type) -> None:
+        self._build = build
+        self._kinds = kinds  # parameter name -> int or str
+        self._plans: dict[str, _Plan] = {}
+
+    def rows(self, using: str = DEFAULT_DB_ALIAS, **params: Any) -> list[M]:
+        if params.keys() != self._kinds.keys():
+            raise TypeError(f"expected the parameters {sorted(self._kinds)}")
+        for name, kind in self._kinds.items():
+            if type(params[name]) is not kind:
+                raise TypeError(f"{name} must be {kind.__name__}")
+        plan = self._plan(using)
+        values = list(plan.constants)
+        for index, name in enumerate(plan.positions):
+            if name:
+                values[index] = params[name]
+        with plan.connection.cursor() as cursor:
+            cursor.execute(plan.sql, values)
+            fetched = cursor.fetchall()
+        objects = []
+        for row in plan.compiler.results_iter(results=[fetched]):
+            obj = plan.compiler.query.model.from_db(
+                using, plan.init_list, row[plan.start : plan.end]
+            )
+            for populator in plan.populators:
+                populator.populate(row, obj)
+            objects.append(obj)
+        return objects
+
+    def first(self, using: str = DEFAULT_DB_ALIAS, **params: Any) -> M | None:
+        found = self.rows(using, **params)
+        return found[0] if found else None
+
+    def _plan(self, using: str) -> _Plan:
+        connection = connections[using]
+        plan = self._plans.get(using)
+        if plan is None or plan.connection is not connection:
+            plan = self._plans[using] = self._compile(using, connection)
+        return plan
+
+    def _compile(self, using: str, connection: Any) -> _Plan:
+        stand_ins = {
+            name: next(_SENTINEL_INT) if kind is int else f"\x1fstand-in:{name}\x1f"
+            for name, kind in self._kinds.items()
+        }
+        queryset = self._build(**stand_ins)
+        compiler = queryset.query.get_compiler(using=using)
+        sql, compiled = compiler.as_sql()
+        by_value = {value: name for name, value in stand_ins.items()}
+        positions = [
+            by_value.get(value, "") if type(value) in (int, str) else "" for value in compiled
+        ]
+        if sorted(name for name in positions if name) != sorted(stand_ins):
+            raise ValueError("each parameter must appear exactly once in the compiled SQL")
+        klass_info = compiler.klass_info
+        fields = klass_info["select_fields"]
+        start, end = fields[0], fields[-1] + 1
+        return _Plan(
+            connection=connection,
+            sql=sql,
+            positions=positions,
+            constants=list(compiled),
+            compiler=compiler,
+            init_list=[column[0].target.attname for column in compiler.select[start:end]],
+            start=start,
+            end=end,
+            populators=get_related_populators(klass_info, compiler.select, using),
+        )

@@ -1,0 +1,68 @@
+"""``ops.prepared.PreparedRead`` gives exactly what iterating the queryset gives."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.models import Model
+from django.test.utils import CaptureQueriesContext
+
+from ops.prepared import PreparedRead
+from tenancy.models import Seat
+
+pytestmark = pytest.mark.django_db
+
+
+def _seat(*, user_id: int, org_slug: str):
+    return (
+        Seat.objects.unscoped()
+        .filter(user_id=user_id, organization__slug=org_slug)
+        .select_related("organization", "user")
+        .order_by()[:1]
+    )
+
+
+SEAT = PreparedRead(_seat, user_id=int, org_slug=str)
+
+
+def _fields(obj: Model) -> dict:
+    return {field.attname: getattr(obj, field.attname) for field in obj._meta.concrete_fields}
+
+
+def test_the_rows_equal_the_querysets_with_their_related_rows(tenant_a, tenant_b):
+    for seat in (tenant_a.admin, tenant_a.viewer, tenant_b.msm):
+        params = {"user_id": seat.user_id, "org_slug": seat.organization.slug}
+        expected = list(_seat(**params))
+        with CaptureQueriesContext(connection) as captured:
+            found = SEAT.rows(**params)
+        assert len(captured) == 1
+        assert len(found) == len(expected) == 1
+        assert _fields(found[0]) == _fields(expected[0])
+        # select_related: the user and organization come with the row, no query on access.
+        with CaptureQueriesContext(connection) as captured:
+            assert _fields(found[0].user) == _fields(expected[0].user)
+            assert _fields(found[0].organization) == _fields(expected[0].organization)
+        assert len(captured) == 0
+        # Values keep their types (aware datetimes, booleans) through the converters.
+        assert found[0].created_at == expected[0].created_at
+        assert found[0].created_at.tzinfo is not None
+        assert found[0].user.is_active is True
+        assert found[0]._state.adding is False and found[0]._state.db == "default"
+
+
+def test_no_row_is_none(tenant_a, tenant_b):
+    assert SEAT.first(user_id=tenant_a.msm.user_id, org_slug=tenant_b.organization.slug) is None
+    assert SEAT.first(user_id=tenant_a.msm.user_id, org_slug="no-such-org") is None
+
+
+def test_the_parameters_are_named_and_typed(tenant_a):
+    with pytest.raises(TypeError):
+        SEAT.rows(user_id=tenant_a.msm.user_id)
+    with pytest.raises(TypeError):
+        SEAT.rows(user_id=str(tenant_a.msm.user_id), org_slug=tenant_a.organization.slug)
+
+
+def test_a_query_that_does_not_use_a_parameter_is_refused(tenant_a):
+    unused = PreparedRead(lambda *, user_id: Seat.objects.unscoped().all()[:1], user_id=int)
+    with pytest.raises(ValueError, match="exactly once"):
+        unused.rows(user_id=1)
