@@ -35,6 +35,7 @@ class _Plan:
     positions: list[str]  # the parameter name at each placeholder
     constants: list[Any]  # the compiled parameters (the stand-ins replaced at each call)
     compiler: Any
+    converters: dict
     init_list: list[str]
     start: int
     end: int
@@ -64,7 +65,9 @@ class PreparedRead(Generic[M]):
             cursor.execute(plan.sql, values)
             fetched = cursor.fetchall()
         objects = []
-        for row in plan.compiler.results_iter(results=[fetched]):
+        if plan.converters:
+            fetched = plan.compiler.apply_converters(fetched, plan.converters)
+        for row in fetched:
             obj = plan.compiler.query.model.from_db(
                 using, plan.init_list, row[plan.start : plan.end]
             )
@@ -98,6 +101,9 @@ class PreparedRead(Generic[M]):
         ]
         if sorted(name for name in positions if name) != sorted(stand_ins):
             raise ValueError("each parameter must appear exactly once in the compiled SQL")
+        columns = [column[0] for column in compiler.select[: compiler.col_count]]
+        if compiler.has_composite_fields(columns):
+            raise ValueError("composite primary keys are not supported")
         klass_info = compiler.klass_info
         fields = klass_info["select_fields"]
         start, end = fields[0], fields[-1] + 1
@@ -107,6 +113,7 @@ class PreparedRead(Generic[M]):
             positions=positions,
             constants=list(compiled),
             compiler=compiler,
+            converters=compiler.get_converters(columns),  # as results_iter() would, once
             init_list=[column[0].target.attname for column in compiler.select[start:end]],
             start=start,
             end=end,
