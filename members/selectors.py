@@ -12,6 +12,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypedDict
 
+from django.db import connection
 from django.db.models import (
     Avg,
     Count,
@@ -25,7 +26,6 @@ from django.db.models import (
 )
 
 from members.models import RISK_ORDER, Advocacy, Member, MembershipEvent, OwnershipChange
-from members.tier_cache import cache_tiers, cached_tiers
 from tenancy.models import Organization, Seat
 from tenancy.rules import require_same_organization
 from tenancy.selectors import organization_today
@@ -431,20 +431,36 @@ def member_table_values(
     )
 
 
-def member_tiers(*, organization: Organization, fresh: bool = False) -> list[str]:
-    """The tiers in use, for filter choices: cached per organization (``members.tier_cache``
-    says what drops the entry); ``fresh`` reads the members and caches the result again."""
-    tiers = None if fresh else cached_tiers(organization.pk)
-    if tiers is None:
-        tiers = list(
-            Member.objects.for_org(organization)
-            .exclude(tier="")
-            .order_by("tier")
-            .values_list("tier", flat=True)
-            .distinct()
-        )
-        cache_tiers(organization.pk, tiers)
-    return tiers
+# On PostgreSQL, the tiers are read by hopping through the (organization, tier) index, one
+# probe per distinct tier (a "loose index scan"), instead of a DISTINCT over every member: a
+# handful of index probes instead of reading 10,000 entries, on every book and list page.
+TIERS_SKIP_SCAN = """
+    WITH RECURSIVE tiers(tier) AS (
+        (SELECT tier FROM members_member
+          WHERE organization_id = %(org)s AND tier > '' ORDER BY tier LIMIT 1)
+        UNION ALL
+        SELECT (SELECT m.tier FROM members_member m
+                 WHERE m.organization_id = %(org)s AND m.tier > tiers.tier
+                 ORDER BY m.tier LIMIT 1)
+          FROM tiers WHERE tiers.tier IS NOT NULL
+    )
+    SELECT tier FROM tiers WHERE tier IS NOT NULL
+"""
+
+
+def member_tiers(*, organization: Organization) -> list[str]:
+    """The tiers in use, in order, for the filter's choices (never stale: read each time)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(TIERS_SKIP_SCAN, {"org": organization.pk})
+            return [tier for (tier,) in cursor.fetchall()]
+    return list(
+        Member.objects.for_org(organization)
+        .exclude(tier="")
+        .order_by("tier")
+        .values_list("tier", flat=True)
+        .distinct()
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -67,18 +67,10 @@ from tenancy.selectors import organization_team, organization_today
 PAGE_SIZE = 25
 
 
-def _tiers(request: HttpRequest) -> list[str]:
-    """The tier choices: the cached list, or a fresh one when the request asks for a tier the
-    cache does not know (it may be newer than the cache)."""
-    tiers = member_tiers(organization=request.organization)
-    asked = request.GET.get("tier")
-    if asked and asked not in tiers:
-        tiers = member_tiers(organization=request.organization, fresh=True)
-    return tiers
-
-
 def _filtered(request: HttpRequest, *, owner: Seat | None):
-    form = MemberFilterForm(request.GET or None, tiers=_tiers(request))
+    form = MemberFilterForm(
+        request.GET or None, tiers=member_tiers(organization=request.organization)
+    )
     form.is_valid()
     members = members_for_list(organization=request.organization, owner=owner, **form.filters())
     return form, members
