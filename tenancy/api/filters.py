@@ -126,13 +126,23 @@ def _names_a_filter(params, filters) -> bool:
 class ConsistentOrderingFilter(OrderingFilter):
     """``?ordering=`` with empty values last in either direction, on every database (PostgreSQL
     puts NULLs first when descending, SQLite when ascending), so a list reads the same
-    everywhere. Cursor pages order by plain field names and are not affected."""
+    everywhere. Rows that tie on the fields asked for follow their primary key, so numbered
+    pages neither repeat nor skip a row (PostgreSQL may order ties differently at each offset).
+    Cursor pages order by plain field names and are not affected."""
 
     def filter_queryset(self, request, queryset, view):
         ordering = self.get_ordering(request, queryset, view)
         if not ordering:
             return queryset
-        return queryset.order_by(*(_nulls_last(term) for term in ordering))
+        terms = [_nulls_last(term) for term in ordering]
+        last = ordering[-1]
+        if isinstance(last, str) and not _is_primary_key(last.removeprefix("-"), queryset.model):
+            terms.append(F("pk").desc() if last.startswith("-") else F("pk").asc())
+        return queryset.order_by(*terms)
+
+
+def _is_primary_key(name: str, model) -> bool:
+    return name in ("pk", model._meta.pk.name, model._meta.pk.attname)
 
 
 def _nulls_last(term):
