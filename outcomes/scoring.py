@@ -353,6 +353,9 @@ MEMBER_LATEST_SQL = """
            OR ABS(members_member.success_gap - s.gap) >= 0.05)"""
 
 
+SCORING_WORK_MEM = "64MB"
+
+
 @dataclass(frozen=True)
 class RunResult:
     run: SuccessGapRun
@@ -404,6 +407,9 @@ def success_gaps_compute(
             # Each parallel worker would build every hash table again; on a small box one
             # process doing the aggregates once is faster.
             cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            # The six aggregates each hash or sort up to a row per member: with the default
+            # 4 MB they spill to disk from about 30,000 members on.
+            cursor.execute(f"SET LOCAL work_mem = '{SCORING_WORK_MEM}'")
         cursor.execute(insert_snapshots_sql(d, scope), params)
         scored = cursor.rowcount
         cursor.execute(band_events_sql(d), params)
