@@ -29,6 +29,7 @@ from engagement.selectors import (
 )
 from members.member_page_rows import context_event_rows, engagement_rows
 from members.models import Member
+from members.page_html import action_errors_html, id_url, with_html
 from members.selectors import member_ownership_history, member_results
 from members.widget_html import PLAIN_WIDGETS
 from milestones.models import Commitment
@@ -51,8 +52,8 @@ def _form(bound: Bound | None, key: str, form_class: type[forms.Form], **kwargs:
     """The failed form for ``key`` when there is one, else a blank one with ids of its own (a
     page holds one such form per goal or condition, and ids must stay unique)."""
     if bound and key in bound:
-        return bound[key]
-    return form_class(auto_id=f"id_{key}_%s", renderer=PLAIN_WIDGETS, **kwargs)
+        return with_html(bound[key])
+    return with_html(form_class(auto_id=f"id_{key}_%s", renderer=PLAIN_WIDGETS, **kwargs))
 
 
 def action_errors(bound: Bound | None, key: str) -> list[str]:
@@ -179,15 +180,21 @@ def outcomes_context(
     reads = _reads(reads, organization, member)
     today = reads.today
     outcomes = reads.outcomes
+    goal_url = id_url("members:goal_create", organization, "outcome_id")
+    progress_url = id_url("members:goal_progress", organization, "goal_id")
+    assess_url = id_url("members:condition_assess", organization, "condition_id")
     for outcome in outcomes:
+        outcome.goal_url = goal_url(outcome.pk)
         outcome.goal_form = _form(
             bound, f"goal-{outcome.pk}", GoalForm, initial={"starts_on": today}
         )
         for goal in outcome.goals.all():
             goal.pace = goal_pace(goal=goal, today=today)
             goal.is_open = goal.status in OPEN_STATUSES
+            goal.progress_url = progress_url(goal.pk)
             goal.progress_form = _form(bound, f"progress-{goal.pk}", GoalProgressForm)
             for condition in goal.conditions.all():
+                condition.assess_url = assess_url(condition.pk)
                 condition.assess_form = _form(
                     bound, f"condition-{condition.pk}", ConditionAssessForm
                 )
@@ -208,9 +215,16 @@ def milestones_context(
 ) -> dict[str, Any]:
     reads = _reads(reads, organization, member)
     timeline = milestone_timeline(organization=organization, member=member, today=reads.today)
+    achieve_url = id_url("members:milestone_achieve", organization, "milestone_id")
+    reopen_url = id_url("members:milestone_reopen", organization, "milestone_id")
     for entries in timeline.values():
         for entry in entries:
-            entry.milestone.action_errors = action_errors(bound, f"milestone-{entry.milestone.pk}")
+            milestone = entry.milestone
+            url = reopen_url if milestone.achieved_at else achieve_url
+            milestone.action_url = url(milestone.pk)
+            milestone.action_errors_html = action_errors_html(
+                action_errors(bound, f"milestone-{milestone.pk}")
+            )
     return {"milestones": timeline}
 
 
@@ -225,10 +239,16 @@ def plan_context(
     """The joint-accountability board of each open goal."""
     reads = _reads(reads, organization, member)
     boards = accountability_boards_for_goals(organization=organization, goals=reads.open_goals)
+    complete_url = id_url("members:commitment_complete", organization, "commitment_id")
+    reopen_url = id_url("members:commitment_reopen", organization, "commitment_id")
     for board in boards:
         for commitments in board["columns"].values():
             for commitment in commitments:
-                commitment.action_errors = action_errors(bound, f"commitment-{commitment.pk}")
+                url = reopen_url if commitment.done_at else complete_url
+                commitment.action_url = url(commitment.pk)
+                commitment.action_errors_html = action_errors_html(
+                    action_errors(bound, f"commitment-{commitment.pk}")
+                )
     return {"boards": boards, "party_labels": dict(Commitment.Party.choices)}
 
 
@@ -249,10 +269,13 @@ def ownership_context(
     offers the organization's seats, read with their users; the hand-offs take their seats
     from that list instead of joining three seats and three users per row."""
     team = {seat.pk: seat for seat in organization_team(organization=organization)}
-    owner_form = (bound or {}).get("owner") or OwnerReassignForm(
-        seats=team.values(),
-        initial={"to_seat": member.owner_id or ""},
-        renderer=PLAIN_WIDGETS,
+    owner_form = with_html(
+        (bound or {}).get("owner")
+        or OwnerReassignForm(
+            seats=team.values(),
+            initial={"to_seat": member.owner_id or ""},
+            renderer=PLAIN_WIDGETS,
+        )
     )
     ownership = list(
         member_ownership_history(organization=organization, member=member).select_related(None)[:5]
@@ -292,8 +315,12 @@ def tasks_context(
         reads, "tasks", lambda: member_tasks(organization=organization, member=member), params
     )
     today = _reads(reads, organization, member).today
+    if page.object_list:
+        complete_url = id_url("members:task_complete", organization, "task_id")
+        reopen_url = id_url("members:task_reopen", organization, "task_id")
     for task in page.object_list:
-        task.action_errors = action_errors(bound, f"task-{task.pk}")
+        task.action_url = (reopen_url if task.done_at else complete_url)(task.pk)
+        task.action_errors_html = action_errors_html(action_errors(bound, f"task-{task.pk}"))
         task.overdue = task.done_at is None and task.due_on < today
     return {"tasks_page": page}
 
