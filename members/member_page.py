@@ -30,7 +30,7 @@ from engagement.selectors import (
 from members.member_page_rows import context_event_rows, engagement_rows
 from members.models import Member
 from members.page_html import action_errors_html, id_url, with_html
-from members.selectors import member_ownership_history, member_results
+from members.selectors import member_headline_results, member_ownership_history
 from members.widget_html import PLAIN_WIDGETS
 from milestones.models import Commitment
 from milestones.selectors import accountability_boards_for_goals, milestone_timeline
@@ -162,7 +162,9 @@ def header_context(
     explanation, trend = gap_explanation_and_trend(organization=organization, member=member)
     return {
         "member": member,
-        "results": member_results(organization=organization, member=member, today=reads.today),
+        "results": member_headline_results(
+            organization=organization, member=member, today=reads.today
+        ),
         "explanation": explanation,
         "trend": [gap for _, gap in trend],
     }
