@@ -9,6 +9,7 @@ Days are counted in the organization's own time zone, so "today" is the MSM's to
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
 from engagement.models import ContextEvent, Engagement
@@ -428,15 +430,47 @@ def direction_mix(
     "count", "share", "minutes", "minutes_share"}}}``; shares are 0 when there is nothing.
     """
     start, end = _range(organization, since, until)
-    engagements = Engagement.objects.for_org(organization)
+    params: list[Any] = [organization.pk]
     if seat is not None:
-        engagements = engagements.filter(seat_id=seat.pk)
+        params.append(seat.pk)
     if member is not None:
-        engagements = engagements.filter(member_id=member.pk)
-    row = engagements.filter(occurred_at__gte=start, occurred_at__lt=end).aggregate(
-        **_mix_aggregates("")
-    )
+        params.append(member.pk)
+    adapt = connection.ops.adapt_datetimefield_value
+    params += [adapt(start), adapt(end)]
+    with connection.cursor() as cursor:
+        cursor.execute(_mix_sql(seat is not None, member is not None), params)
+        row = dict(zip(_MIX_COLUMNS, cursor.fetchone(), strict=True))
     return {"since": start, "until": end, **_mix_from(row, lambda r, key: r[key])}
+
+
+# The columns of ``_mix_sql``'s one row, in order (the keys ``_mix_from`` reads).
+_MIX_COLUMNS = (
+    "total",
+    "minutes",
+    *(f"{d}__{part}" for d in Engagement.Direction.values for part in ("count", "minutes")),
+)
+
+
+@functools.cache
+def _mix_sql(by_seat: bool, by_member: bool) -> str:
+    """``direction_mix``'s aggregate, written once per shape: the ORM's ``aggregate()`` of
+    eight filtered aggregates cost ~1.5 ms of CPU to build and compile on every My book, ten
+    times the Python this needs. The same filtered aggregates ``_mix_aggregates`` asks for
+    (``COUNT(*)``: the id is never null), scoped to the organization like ``for_org``; on
+    PostgreSQL an index-only scan of ``engagement_org_seat`` (or ``engagement_org_member``)."""
+    table = connection.ops.quote_name(Engagement._meta.db_table)
+    columns = ["COUNT(*)", "SUM(duration_minutes)"]
+    for direction in Engagement.Direction.values:
+        only = f"FILTER (WHERE direction = '{direction}')"  # a choice value, not user input
+        columns += [f"COUNT(*) {only}", f"SUM(duration_minutes) {only}"]
+    where = ["organization_id = %s"]
+    if by_seat:
+        where.append("seat_id = %s")
+    if by_member:
+        where.append("member_id = %s")
+    where += ["occurred_at >= %s", "occurred_at < %s"]
+    # Only column names, fixed choice values and placeholders go into the text.
+    return f"SELECT {', '.join(columns)} FROM {table} WHERE {' AND '.join(where)}"  # noqa: S608
 
 
 def direction_mix_by_seat(
