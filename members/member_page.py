@@ -16,7 +16,7 @@ from typing import Any
 
 from django import forms
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Prefetch, QuerySet, Window
+from django.db.models import Count, QuerySet, Window
 from django.utils.functional import cached_property
 
 from engagement.selectors import (
@@ -30,7 +30,7 @@ from engagement.selectors import (
 from members.member_page_rows import context_event_rows, engagement_rows
 from members.models import Member
 from members.page_html import action_errors_html, id_url, with_html
-from members.selectors import member_headline_results, member_ownership_history
+from members.selectors import latest_ownership_changes, member_headline_results
 from members.widget_html import PLAIN_WIDGETS
 from milestones.models import Commitment
 from milestones.selectors import accountability_boards_for_goals, milestone_timeline
@@ -39,8 +39,8 @@ from orchestration.selectors import member_events, member_nudges, member_work_pr
 from orchestration.tasks_services import member_tasks
 from outcomes.explain import gap_explanation_and_trend
 from outcomes.forms import ConditionAssessForm, DesiredOutcomeForm, GoalForm, GoalProgressForm
-from outcomes.models import Condition, DesiredOutcome, Goal
-from outcomes.selectors import OPEN_STATUSES, goal_pace, member_desired_outcomes
+from outcomes.models import DesiredOutcome, Goal
+from outcomes.selectors import OPEN_STATUSES, goal_pace, member_outcome_tree
 from tenancy.models import Organization
 from tenancy.selectors import organization_team, organization_today
 
@@ -98,23 +98,9 @@ class MemberReads:
 
     @cached_property
     def outcomes(self) -> list[DesiredOutcome]:
-        """The member's desired outcomes with their goals and the goals' conditions: a query
-        per kind of row, none for a kind when there is nothing to attach it to."""
-        organization = self.organization
-        goals = (
-            Goal.objects.for_org(organization)
-            .order_by("due_on", "pk")
-            .prefetch_related(
-                Prefetch(
-                    "conditions", queryset=Condition.objects.for_org(organization).order_by("pk")
-                )
-            )
-        )
-        return list(
-            member_desired_outcomes(organization=organization, member=self.member)
-            .prefetch_related(None)
-            .prefetch_related(Prefetch("goals", queryset=goals))
-        )
+        """The member's desired outcomes with their goals (``goal_list``) and the goals'
+        conditions (``condition_list``)."""
+        return member_outcome_tree(organization=self.organization, member=self.member)
 
     @cached_property
     def relationship_and_experience(self) -> tuple[Relationship, ExperienceFulfilmentSummary]:
@@ -145,7 +131,7 @@ class MemberReads:
         goals = [
             goal
             for outcome in self.outcomes
-            for goal in outcome.goals.all()
+            for goal in outcome.goal_list
             if goal.member_id == self.member.pk and goal.status in OPEN_STATUSES
         ]
         return sorted(goals, key=lambda goal: (goal.due_on, goal.pk))
@@ -190,12 +176,12 @@ def outcomes_context(
         outcome.goal_form = _form(
             bound, f"goal-{outcome.pk}", GoalForm, initial={"starts_on": today}
         )
-        for goal in outcome.goals.all():
+        for goal in outcome.goal_list:
             goal.pace = goal_pace(goal=goal, today=today)
             goal.is_open = goal.status in OPEN_STATUSES
             goal.progress_url = progress_url(goal.pk)
             goal.progress_form = _form(bound, f"progress-{goal.pk}", GoalProgressForm)
-            for condition in goal.conditions.all():
+            for condition in goal.condition_list:
                 condition.assess_url = assess_url(condition.pk)
                 condition.assess_form = _form(
                     bound, f"condition-{condition.pk}", ConditionAssessForm
@@ -279,9 +265,7 @@ def ownership_context(
             renderer=PLAIN_WIDGETS,
         )
     )
-    ownership = list(
-        member_ownership_history(organization=organization, member=member).select_related(None)[:5]
-    )
+    ownership = latest_ownership_changes(organization=organization, member=member)
     for change in ownership:
         for field in ("from_seat", "to_seat", "changed_by"):
             seat = team.get(getattr(change, f"{field}_id"))

@@ -27,6 +27,7 @@ from django.db.models import (
 )
 
 from members.models import RISK_ORDER, Advocacy, Member, MembershipEvent, OwnershipChange
+from ops.prepared import PreparedRead
 from tenancy.models import Organization, Seat
 from tenancy.rules import require_same_organization
 from tenancy.selectors import organization_today
@@ -94,6 +95,26 @@ def member_ownership_history(
         .filter(member_id=member.pk)
         .select_related("from_seat__user", "to_seat__user", "changed_by__user")
     )
+
+
+def _latest_ownership_changes(*, organization_id: int, member_id: int) -> QuerySet[OwnershipChange]:
+    return OwnershipChange.objects.for_org(organization_id).filter(member_id=member_id)[
+        :LATEST_OWNERSHIP_CHANGES
+    ]
+
+
+LATEST_OWNERSHIP_CHANGES = 5
+# Compiled once per connection: Member 360 shows the latest hand-offs on every visit.
+_LATEST_OWNERSHIP = PreparedRead(_latest_ownership_changes, organization_id=int, member_id=int)
+
+
+def latest_ownership_changes(
+    *, organization: Organization, member: Member
+) -> list[OwnershipChange]:
+    """The latest five hand-offs, newest first, with only the ids of their seats (a page that
+    has the organization's seats at hand puts them in)."""
+    require_same_organization(organization, member=member)
+    return _LATEST_OWNERSHIP.rows(organization_id=organization.pk, member_id=member.pk)
 
 
 def membership_event_list(*, organization: Organization) -> QuerySet[MembershipEvent]:

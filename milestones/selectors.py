@@ -15,6 +15,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
 from members.models import Member
 from milestones.models import Commitment, MilestoneDefinition, MilestoneType, ProgressMilestone
+from ops.prepared import PreparedRead
 from outcomes.models import Goal
 from tenancy.models import Organization, Seat
 from tenancy.selectors import organization_today
@@ -45,9 +46,13 @@ class TimelineEntry:
 def member_milestones(*, organization: Organization, member: Member) -> QuerySet[ProgressMilestone]:
     """The member's milestones with their definition and goal, soonest due first (undated
     last)."""
+    return _member_milestones(organization_id=organization.pk, member_id=member.pk)
+
+
+def _member_milestones(*, organization_id: int, member_id: int) -> QuerySet[ProgressMilestone]:
     return (
-        ProgressMilestone.objects.for_org(organization)
-        .filter(member_id=member.pk)
+        ProgressMilestone.objects.for_org(organization_id)
+        .filter(member_id=member_id)
         .select_related("definition", "goal")
         .order_by(F("due_on").asc(nulls_last=True), "pk")
     )
@@ -67,6 +72,11 @@ def milestone_status(milestone: ProgressMilestone, *, today: dt.date) -> Milesto
     return MilestoneStatus.UPCOMING
 
 
+# Compiled once per connection: Member 360 reads the timeline on every visit, and building
+# the queryset (two joins, a NULLS LAST order) cost more CPU than running it.
+_MEMBER_MILESTONES = PreparedRead(_member_milestones, organization_id=int, member_id=int)
+
+
 def milestone_timeline(
     *, organization: Organization, member: Member, today: dt.date | None = None
 ) -> dict[str, list[TimelineEntry]]:
@@ -74,7 +84,7 @@ def milestone_timeline(
     type present, even empty), each with its status, in one query."""
     today = today or organization_today(organization)
     timeline: dict[str, list[TimelineEntry]] = {value: [] for value in MilestoneType.values}
-    for milestone in member_milestones(organization=organization, member=member):
+    for milestone in _MEMBER_MILESTONES.rows(organization_id=organization.pk, member_id=member.pk):
         timeline[milestone.type].append(
             TimelineEntry(milestone, milestone_status(milestone, today=today))
         )

@@ -12,6 +12,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from members.models import Member
+from ops.prepared import PreparedRead
 from outcomes.models import (
     AppropriateExperience,
     Condition,
@@ -49,6 +50,54 @@ def member_desired_outcomes(
             Prefetch("experience", queryset=experience),
         )
     )
+
+
+def _member_outcomes(*, organization_id: int, member_id: int) -> QuerySet[DesiredOutcome]:
+    return DesiredOutcome.objects.for_org(organization_id).filter(member_id=member_id)
+
+
+def _member_outcome_goals(*, organization_id: int, member_id: int) -> QuerySet[Goal]:
+    return (
+        Goal.objects.for_org(organization_id)
+        .filter(desired_outcome__member_id=member_id)
+        .order_by("due_on", "pk")
+    )
+
+
+def _member_outcome_conditions(*, organization_id: int, member_id: int) -> QuerySet[Condition]:
+    return (
+        Condition.objects.for_org(organization_id)
+        .filter(goal__desired_outcome__member_id=member_id)
+        .order_by("pk")
+    )
+
+
+# Compiled once per connection: Member 360 reads them on every visit, and building three
+# querysets (with a prefetch's per-row related querysets) cost more CPU than running them.
+_OUTCOMES = PreparedRead(_member_outcomes, organization_id=int, member_id=int)
+_GOALS = PreparedRead(_member_outcome_goals, organization_id=int, member_id=int)
+_CONDITIONS = PreparedRead(_member_outcome_conditions, organization_id=int, member_id=int)
+
+
+def member_outcome_tree(*, organization: Organization, member: Member) -> list[DesiredOutcome]:
+    """A member's desired outcomes (active first), each with ``goal_list`` (soonest due first),
+    each goal with ``condition_list``: what ``member_desired_outcomes`` prefetches, less the
+    experience, as plain lists. A query per kind of row, none for a kind when there is
+    nothing to attach it to."""
+    ids = {"organization_id": organization.pk, "member_id": member.pk}
+    outcomes = _OUTCOMES.rows(**ids)
+    goals = _GOALS.rows(**ids) if outcomes else []
+    conditions = _CONDITIONS.rows(**ids) if goals else []
+    by_goal: dict[int, list[Condition]] = {goal.pk: [] for goal in goals}
+    for condition in conditions:
+        by_goal[condition.goal_id].append(condition)
+    by_outcome: dict[int, list[Goal]] = {outcome.pk: [] for outcome in outcomes}
+    for goal in goals:
+        goal.condition_list = by_goal[goal.pk]
+        by_outcome[goal.desired_outcome_id].append(goal)
+    for outcome in outcomes:
+        outcome.goal_list = by_outcome[outcome.pk]
+    return outcomes
 
 
 def member_experience(
