@@ -24,8 +24,10 @@ deadline computed in SQL from the event's own columns.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any, Final, TypedDict
 
+from django.db import connection
 from django.db.models import (
     Count,
     DateTimeField,
@@ -200,17 +202,29 @@ def member_work_present(*, organization: Organization, member: Member) -> dict[s
     "events": …, "nudges": …}``), in one query: a page showing the three lists skips the
     read of a list it knows is empty, as most are."""
     require_same_organization(organization, member=member)
+    with connection.cursor() as cursor:
+        cursor.execute(_work_present_sql(), [organization.pk, member.pk] * 3)
+        row = cursor.fetchone()
+    return {kind: bool(present) for kind, present in zip(_WORK_KINDS, row, strict=True)}
 
-    def any_of(model: type[Task | OrchestratedEvent | Nudge]) -> Exists:
-        return Exists(model.objects.for_org(organization).filter(member_id=member.pk))
 
-    row = (
-        Member.objects.for_org(organization)
-        .filter(pk=member.pk)
-        .values_list(any_of(Task), any_of(OrchestratedEvent), any_of(Nudge))
-        .first()
-    ) or (False, False, False)
-    return dict(zip(("tasks", "events", "nudges"), row, strict=True))
+_WORK_KINDS: Final = ("tasks", "events", "nudges")
+
+
+@functools.cache
+def _work_present_sql() -> str:
+    """``member_work_present``'s three ``EXISTS``, written once: building them with the ORM
+    (three scoped querysets inside a fourth) cost ~1.5 ms of CPU on every Member 360, many
+    times the query. Each is scoped to the organization as ``for_org`` scopes, and answered
+    from the (organization, member, …) indexes."""
+    exists = []
+    for model in (Task, OrchestratedEvent, Nudge):
+        table = connection.ops.quote_name(model._meta.db_table)
+        exists.append(
+            f"EXISTS(SELECT 1 FROM {table} WHERE organization_id = %s AND member_id = %s)"  # noqa: S608
+        )
+    # Only table names and placeholders go into the text.
+    return f"SELECT {', '.join(exists)}"
 
 
 def member_nudges(*, organization: Organization, member: Member) -> QuerySet[Nudge]:
