@@ -5,6 +5,7 @@ benchmark organization with the engine, scores members with the straightforward 
 tests, checks that both agree, and prints members, seconds, members/s and the ratio.
 
     python benchmarks/success_gap.py [--members 100000] [--reference-sample 2000]
+        [--chunk-size 100000] [--processes 1]
 
 The reference loop issues several queries per member; on a large portfolio it runs on a random
 sample of members (``--reference-sample``; 0 = all) and its rate is measured on that sample.
@@ -14,6 +15,7 @@ Runs on whatever DATABASE_URL names (SQLite by default, PostgreSQL when set).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import random
 import sys
@@ -29,7 +31,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, connections  # noqa: E402
 
 from benchmarks.support.database import vacuum_analyze  # noqa: E402
 from members.models import Member  # noqa: E402
@@ -56,6 +58,12 @@ def main() -> int:
     )
     parser.add_argument("--reference-sample", type=int, default=2_000)
     parser.add_argument("--chunk-size", type=int, default=100_000)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="score the chunks in this many processes at once, as that many workers would",
+    )
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
@@ -72,13 +80,12 @@ def main() -> int:
     )
 
     run = success_gap_run_start(organization=organization)
+    chunks = member_id_chunks(organization=organization, size=args.chunk_size)
     started = time.perf_counter()
-    scored = 0
-    for chunk in member_id_chunks(organization=organization, size=args.chunk_size):
-        scored += success_gaps_compute(
-            organization=organization, run=run, scope=chunk
-        ).members_scored
+    scored = score_chunks(organization, run, chunks, processes=args.processes)
     engine_seconds = time.perf_counter() - started
+    if args.processes > 1:
+        print(f"{len(chunks)} chunks of up to {args.chunk_size:,} in {args.processes} processes")
 
     ids = list(Member.objects.for_org(organization).values_list("pk", flat=True))
     sample = (
@@ -116,6 +123,22 @@ def main() -> int:
         print(f"MISMATCH for members {mismatches[:10]}")
         return 1
     return 0
+
+
+def score_chunks(organization, run, chunks, *, processes: int) -> int:
+    """Score ``chunks`` into ``run``: one after another here, or spread over ``processes``
+    forked processes, each with its own database connection, as Celery workers take the
+    chunks of the nightly fan-out. Returns how many members were scored."""
+    if processes <= 1:
+        return sum(_score(organization, run, chunk) for chunk in chunks)
+    connections.close_all()  # each child opens its own
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        done = pool.starmap(_score, [(organization, run, chunk) for chunk in chunks])
+    return sum(done)
+
+
+def _score(organization, run, chunk) -> int:
+    return success_gaps_compute(organization=organization, run=run, scope=chunk).members_scored
 
 
 def agrees(snapshot, ref) -> bool:
