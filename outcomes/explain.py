@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from django.db.models import QuerySet, Subquery
+from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 
 from members.models import Member
+from ops.prepared import PreparedRead
 from outcomes.models import SuccessGapSnapshot
 from tenancy.models import Organization
 
@@ -85,31 +86,26 @@ def member_gap_snapshots(*, organization: Organization, member: Member) -> Query
 
 
 def _explain(
-    snapshots: QuerySet, latest_two: list[SuccessGapSnapshot], month_ago_gap: Any
+    latest: SuccessGapSnapshot | None,
+    previous_gap: float | None,
+    month_ago_gap: Callable[[], float | None],
 ) -> GapExplanation:
-    """The explanation from the latest two snapshots and the gap of the one of 30 days ago
-    (``_UNREAD`` when it still has to be read from ``snapshots``)."""
-    if not latest_two:
+    """The explanation from the latest snapshot, the gap of the one before it and (read only
+    when the latest has a gap) the gap of the one of 30 days ago."""
+    if latest is None:
         return GapExplanation(None, "Not scored yet: the next recompute will score this member.")
-    latest = latest_two[0]
     explanation = GapExplanation(
         snapshot=latest,
         headline=_headline(latest),
         reasons=_reasons(latest, latest.run.configuration),
     )
     if latest.gap is not None:
-        previous = latest_two[1] if len(latest_two) > 1 else None
-        if previous is not None and previous.gap is not None:
-            explanation.change_since_previous = latest.gap - previous.gap
-        if month_ago_gap is _UNREAD:
-            month_ago_gap = snapshots.values_list("gap", flat=True).first()
-        if month_ago_gap is not None:
-            explanation.change_since_30_days = latest.gap - month_ago_gap
+        if previous_gap is not None:
+            explanation.change_since_previous = latest.gap - previous_gap
+        month_ago = month_ago_gap()
+        if month_ago is not None:
+            explanation.change_since_30_days = latest.gap - month_ago
     return explanation
-
-
-# The gap of 30 days ago is not known yet (as opposed to None: no snapshot, or no gap).
-_UNREAD = object()
 
 
 def _newest_first(*, organization: Organization, member: Member) -> QuerySet:
@@ -128,7 +124,12 @@ def gap_explanation(
     now = now or timezone.now()
     snapshots = _newest_first(organization=organization, member=member)
     month_ago = snapshots.filter(computed_at__lte=now - dt.timedelta(days=30))
-    return _explain(month_ago, list(snapshots[:2]), _UNREAD)
+    latest_two = list(snapshots[:2])
+    return _explain(
+        latest_two[0] if latest_two else None,
+        latest_two[1].gap if len(latest_two) > 1 else None,
+        lambda: month_ago.values_list("gap", flat=True).first(),
+    )
 
 
 def member_gap_trend(
@@ -144,19 +145,48 @@ def member_gap_trend(
     )
 
 
+def _snapshot_with_run(*, organization_id: int, snapshot_id: int) -> QuerySet:
+    return (
+        SuccessGapSnapshot.objects.for_org(organization_id)
+        .filter(pk=snapshot_id)
+        .select_related("run")
+    )
+
+
+# Compiled once per connection: Member 360's header reads it on every visit.
+_SNAPSHOT_WITH_RUN = PreparedRead(_snapshot_with_run, organization_id=int, snapshot_id=int)
+
+
 def gap_explanation_and_trend(
     *, organization: Organization, member: Member, days: int = 90, now: dt.datetime | None = None
 ) -> tuple[GapExplanation, list[tuple[dt.datetime, float | None]]]:
-    """``gap_explanation`` and ``member_gap_trend`` together, for a page showing both, in two
-    queries whatever the history holds: the gap of 30 days ago comes with the latest two
-    snapshots, as a scalar subquery, instead of a query of its own."""
+    """``gap_explanation`` and ``member_gap_trend`` together, for a page showing both.
+
+    One read of the trend's (id, time, gap) that also carries the latest snapshot before the
+    trend's window: with it, the rows hold the latest two snapshots and the one of 30 days ago
+    (every snapshot since the window opened is there, and the latest one before it stands for
+    all older ones). Then the latest snapshot with its run, by id, through SQL compiled once per
+    connection. The trend's window must reach back past 30 days."""
     now = now or timezone.now()
-    trend = member_gap_trend(organization=organization, member=member, days=days, now=now)
-    snapshots = _newest_first(organization=organization, member=member)
-    month_ago = snapshots.filter(computed_at__lte=now - dt.timedelta(days=30)).values("gap")[:1]
-    # The gap of 30 days ago rides along with the latest two as a scalar subquery: one query
-    # whatever the history holds, instead of a third one when the trend does not reach back.
-    latest_two = list(snapshots.annotate(month_ago_gap=Subquery(month_ago))[:2])
-    month_ago_gap = latest_two[0].month_ago_gap if latest_two else None
-    explanation = _explain(snapshots, latest_two, month_ago_gap)
+    since = now - dt.timedelta(days=days)
+    month_ago = now - dt.timedelta(days=30)
+    if since > month_ago:
+        trend = member_gap_trend(organization=organization, member=member, days=days, now=now)
+        return gap_explanation(organization=organization, member=member, now=now), trend
+    snapshots = SuccessGapSnapshot.objects.for_org(organization).filter(member=member)
+    before = snapshots.filter(computed_at__lt=since).order_by("-computed_at", "-pk").values("pk")
+    rows = list(
+        snapshots.filter(Q(computed_at__gte=since) | Q(pk=Subquery(before[:1])))
+        .order_by("computed_at", "pk")
+        .values_list("pk", "computed_at", "gap")
+    )
+    trend = [(at, gap) for _, at, gap in rows if at >= since]
+    latest = (
+        _SNAPSHOT_WITH_RUN.first(organization_id=organization.pk, snapshot_id=rows[-1][0])
+        if rows
+        else None
+    )
+    previous_gap = rows[-2][2] if len(rows) > 1 else None
+    month_ago_gap = next((gap for _, at, gap in reversed(rows) if at <= month_ago), None)
+    explanation = _explain(latest, previous_gap, lambda: month_ago_gap)
     return explanation, trend
