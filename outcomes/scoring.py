@@ -415,7 +415,7 @@ def success_gaps_compute(
         cursor.execute(band_events_sql(d), params)
         band_changes = cursor.rowcount
         cursor.execute(MEMBER_LATEST_SQL, params)
-        cursor.execute(RUN_COUNT_SQL, params)
+        cursor.execute(RUN_COUNT_SQL, {**params, "scored": scored})
         cursor.execute(RUN_FINISH_SQL, params)
     run.refresh_from_db(fields=["members_scored", "finished_at"])
     audit_record(
@@ -427,13 +427,14 @@ def success_gaps_compute(
     return RunResult(run=run, members_scored=scored, band_changes=band_changes)
 
 
-# The run's count of snapshots; finished once it holds every member it expects (a run with no
-# expectation, scored by one statement, is finished by it).
+# The run's count of snapshots, raised by what this transaction inserted; finished once it
+# holds every member it expects (a run with no expectation, scored by one statement, is
+# finished by it). An increment, not a recount: two chunks of a run finishing together queue on
+# the run row, and a recount's subquery, read with its statement's snapshot, would miss the rows
+# of the chunk that committed meanwhile (tests/scoring/test_concurrent_chunks.py). The row lock
+# serializes increments, and a re-run chunk inserts, so adds, nothing.
 RUN_COUNT_SQL = """
-    UPDATE outcomes_successgaprun SET members_scored = (
-        SELECT COUNT(*) FROM outcomes_successgapsnapshot s
-         WHERE s.organization_id = %(org)s AND s.run_id = %(run)s
-    )
+    UPDATE outcomes_successgaprun SET members_scored = members_scored + %(scored)s
      WHERE id = %(run)s AND organization_id = %(org)s
 """
 RUN_FINISH_SQL = """
