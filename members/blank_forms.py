@@ -1,12 +1,16 @@
-"""Member 360's blank per-row forms, each kind built and rendered once per page.
+"""Member 360's blank forms, each kind built and rendered once per process.
 
 The outcomes section carries one blank form per desired outcome (add a goal), per goal
 (record progress) and per condition (assess it). They differ only in their ids (the
 ``auto_id`` prefix, ``id_<key>_``), yet building a Django form (a deep copy of its fields) and
 rendering its widgets cost about as much as the rest of the section. Here each kind is built
-once, with a stand-in key, its markup rendered once when the template first asks, and each
+once, with a stand-in key, its markup rendered once when a template first asks, and each
 row's copy is that markup with the row's key substituted. A failed action's bound form is not
 blank: it is rendered by itself (``members.member_page._form``).
+
+A blank form's markup depends on nothing but its class, its arguments (a GoalForm's initial
+start date: today in the organization's time zone) and the active language, which together
+key the kinds kept (a few a day; the store is emptied when it grows past ``_MAX_KINDS``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from django import forms
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 from members.page_html import FormHtml
 from members.widget_html import PLAIN_WIDGETS
@@ -40,20 +45,21 @@ class _Template:
         return self._fields[name]
 
 
-class BlankForms:
-    """The blank forms of one page: ``form(GoalForm, "goal-7", initial=...)`` is the blank
-    ``GoalForm`` whose ids start ``id_goal-7_``, as ``GoalForm(auto_id="id_goal-7_%s",
-    renderer=PLAIN_WIDGETS, initial=...)`` with ``with_html`` would write it."""
+_MAX_KINDS = 256
+_TEMPLATES: dict[tuple, _Template] = {}
 
-    def __init__(self) -> None:
-        self._templates: dict[tuple, _Template] = {}
 
-    def form(self, form_class: type[forms.Form], key: str, **kwargs: Any) -> BlankForm:
-        kind = (form_class, repr(sorted(kwargs.items())))
-        template = self._templates.get(kind)
-        if template is None:
-            template = self._templates[kind] = _Template(form_class, kwargs)
-        return BlankForm(template, f"id_{key}_")
+def blank_form(form_class: type[forms.Form], key: str, **kwargs: Any) -> BlankForm:
+    """The blank ``form_class`` whose ids start ``id_<key>_``, as ``form_class(auto_id=
+    "id_<key>_%s", renderer=PLAIN_WIDGETS, **kwargs)`` with ``with_html`` would write it
+    (``kwargs``: plain values whose ``repr`` tells them apart, such as dates)."""
+    kind = (form_class, repr(sorted(kwargs.items())), get_language())
+    template = _TEMPLATES.get(kind)
+    if template is None:
+        if len(_TEMPLATES) >= _MAX_KINDS:
+            _TEMPLATES.clear()
+        template = _TEMPLATES[kind] = _Template(form_class, kwargs)
+    return BlankForm(template, f"id_{key}_")
 
 
 class _BlankField:

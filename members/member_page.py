@@ -27,7 +27,7 @@ from engagement.selectors import (
     member_timeline_engagements,
     relationship_and_experience,
 )
-from members.blank_forms import BlankForms
+from members.blank_forms import blank_form
 from members.member_page_rows import context_event_rows, engagement_rows
 from members.models import Member
 from members.page_html import action_errors_html, id_url, with_html
@@ -53,17 +53,14 @@ def _form(
     bound: Bound | None,
     key: str,
     form_class: type[forms.Form],
-    blank: BlankForms | None = None,
     **kwargs: Any,
 ):
     """The failed form for ``key`` when there is one, else a blank one with ids of its own (a
-    page holds one such form per goal or condition, and ids must stay unique): from
-    ``blank``, the page's blank forms built once per kind, when given."""
+    page holds one such form per goal or condition, and ids must stay unique), its markup
+    that of its kind's blank form, rendered once, with its ids."""
     if bound and key in bound:
         return with_html(bound[key])
-    if blank is not None:
-        return blank.form(form_class, key, **kwargs)
-    return with_html(form_class(auto_id=f"id_{key}_%s", renderer=PLAIN_WIDGETS, **kwargs))
+    return blank_form(form_class, key, **kwargs)
 
 
 def action_errors(bound: Bound | None, key: str) -> list[str]:
@@ -181,21 +178,20 @@ def outcomes_context(
     goal_url = id_url("members:goal_create", organization, "outcome_id")
     progress_url = id_url("members:goal_progress", organization, "goal_id")
     assess_url = id_url("members:condition_assess", organization, "condition_id")
-    blank = BlankForms()
     for outcome in outcomes:
         outcome.goal_url = goal_url(outcome.pk)
         outcome.goal_form = _form(
-            bound, f"goal-{outcome.pk}", GoalForm, blank, initial={"starts_on": today}
+            bound, f"goal-{outcome.pk}", GoalForm, initial={"starts_on": today}
         )
         for goal in outcome.goal_list:
             goal.pace = goal_pace(goal=goal, today=today)
             goal.is_open = goal.status in OPEN_STATUSES
             goal.progress_url = progress_url(goal.pk)
-            goal.progress_form = _form(bound, f"progress-{goal.pk}", GoalProgressForm, blank)
+            goal.progress_form = _form(bound, f"progress-{goal.pk}", GoalProgressForm)
             for condition in goal.condition_list:
                 condition.assess_url = assess_url(condition.pk)
                 condition.assess_form = _form(
-                    bound, f"condition-{condition.pk}", ConditionAssessForm, blank
+                    bound, f"condition-{condition.pk}", ConditionAssessForm
                 )
     return {
         "outcomes": outcomes,
