@@ -16,7 +16,8 @@ from functools import cached_property
 from typing import Any
 
 from django import forms
-from django.urls import reverse
+from django.conf import settings
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
@@ -28,9 +29,27 @@ _STAND_IN_ID = 2_147_483_646  # an id no row has, replaced by each row's own
 
 def id_url(name: str, organization: Organization, id_kwarg: str) -> Callable[[Any], str]:
     """The URL of ``name`` for any row id: reversed once, the id substituted per row."""
-    url = reverse(name, kwargs={"org_slug": organization.slug, id_kwarg: _STAND_IN_ID})
-    head, tail = url.split(str(_STAND_IN_ID))
+    head, tail = _url_around_id(name, organization.slug, id_kwarg)
     return lambda pk: f"{head}{pk}{tail}"
+
+
+# (name, organization slug, id keyword, script prefix, urlconf) -> the URL around the id. The
+# URL patterns do not change while a process runs; the script prefix and urlconf a request may
+# set are in the key. Emptied past _MAX_URLS (a few per organization visited).
+_URLS: dict[tuple, tuple[str, str]] = {}
+_MAX_URLS = 4096
+
+
+def _url_around_id(name: str, slug: str, id_kwarg: str) -> tuple[str, str]:
+    key = (name, slug, id_kwarg, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+    found = _URLS.get(key)
+    if found is None:
+        url = reverse(name, kwargs={"org_slug": slug, id_kwarg: _STAND_IN_ID})
+        head, tail = url.split(str(_STAND_IN_ID))
+        if len(_URLS) >= _MAX_URLS:
+            _URLS.clear()
+        found = _URLS[key] = (head, tail)
+    return found
 
 
 def action_errors_html(errors: Iterable[str]) -> SafeString:
