@@ -18,6 +18,7 @@ from django import forms
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, QuerySet, Window
 from django.utils.functional import cached_property
+from django.utils.safestring import SafeString
 
 from engagement.selectors import (
     ExperienceFulfilmentSummary,
@@ -28,7 +29,7 @@ from engagement.selectors import (
     relationship_and_experience,
 )
 from members.blank_forms import blank_form
-from members.member_page_rows import context_event_rows, engagement_rows
+from members.member_page_rows import context_event_rows, engagement_rows, milestone_rows
 from members.models import Member
 from members.page_html import action_errors_html, id_url, with_html
 from members.selectors import latest_ownership_changes, member_headline_results
@@ -212,15 +213,14 @@ def milestones_context(
     timeline = milestone_timeline(organization=organization, member=member, today=reads.today)
     achieve_url = id_url("members:milestone_achieve", organization, "milestone_id")
     reopen_url = id_url("members:milestone_reopen", organization, "milestone_id")
-    for entries in timeline.values():
-        for entry in entries:
-            milestone = entry.milestone
-            url = reopen_url if milestone.achieved_at else achieve_url
-            milestone.action_url = url(milestone.pk)
-            milestone.action_errors_html = action_errors_html(
-                action_errors(bound, f"milestone-{milestone.pk}")
-            )
-    return {"milestones": timeline}
+
+    def action_url(milestone: Any) -> str:
+        return (reopen_url if milestone.achieved_at else achieve_url)(milestone.pk)
+
+    def errors_html(milestone: Any) -> SafeString:
+        return action_errors_html(action_errors(bound, f"milestone-{milestone.pk}"))
+
+    return {"milestones": milestone_rows(timeline, action_url, errors_html)}
 
 
 def plan_context(

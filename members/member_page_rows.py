@@ -9,13 +9,17 @@ time zone, ``floatformat``, ``get_<field>_display``), so the page reads the same
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.template.defaultfilters import floatformat
 from django.utils import timezone, translation
 from django.utils.dates import MONTHS_3
+from django.utils.safestring import SafeString
 
 from engagement.models import ContextEvent, Engagement
+from milestones.models import ProgressMilestone
+from milestones.selectors import TimelineEntry
 
 _ENGAGEMENT_TYPES = dict(Engagement.Type.choices)
 _DIRECTIONS = dict(Engagement.Direction.choices)
@@ -87,4 +91,46 @@ def context_event_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "value": None if value is None else floatformat(value, "-2"),
             }
         )
+    return shown
+
+
+def _short_day(day: dt.date, months: list[str]) -> str:
+    """``|date:"M j"`` of a date."""
+    return f"{months[day.month]} {day.day}"
+
+
+def milestone_rows(
+    timeline: dict[str, list[TimelineEntry]],
+    action_url: Callable[[ProgressMilestone], str],
+    errors_html: Callable[[ProgressMilestone], SafeString],
+) -> dict[str, list[dict[str, Any]]]:
+    """The milestone timeline (``milestone_timeline``) as display rows, by type.
+
+    Each row's ``note`` is the text the template wrote from two date filters, a status label
+    and three conditions ("achieved Mar 4", "overdue · due Mar 1").
+    """
+    months = _months()
+    shown: dict[str, list[dict[str, Any]]] = {}
+    for kind, entries in timeline.items():
+        rows = shown[kind] = []
+        for entry in entries:
+            milestone = entry.milestone
+            done = bool(milestone.achieved_at)
+            if done:
+                note = "achieved " + _short_day(timezone.localtime(milestone.achieved_at), months)
+            else:
+                note = str(entry.status.label).lower()
+            if milestone.due_on:
+                note += " · due " + _short_day(milestone.due_on, months)
+            rows.append(
+                {
+                    "pk": milestone.pk,
+                    "status": str(entry.status),
+                    "done": done,
+                    "name": milestone.name,
+                    "note": note,
+                    "action_url": action_url(milestone),
+                    "errors_html": errors_html(milestone),
+                }
+            )
     return shown
