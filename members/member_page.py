@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django import forms
-from django.core.paginator import Page, Paginator
-from django.db.models import Count, QuerySet, Window
+from django.core.paginator import Page
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from django.utils.safestring import SafeString
 
@@ -32,6 +32,7 @@ from members.blank_forms import blank_form
 from members.member_page_rows import context_event_rows, engagement_rows, milestone_rows
 from members.models import Member
 from members.page_html import action_errors_html, id_url, with_html
+from members.paging import counted_page, empty_page
 from members.selectors import latest_ownership_changes, member_headline_results
 from members.widget_html import PLAIN_WIDGETS
 from milestones.models import Commitment
@@ -72,24 +73,9 @@ def action_errors(bound: Bound | None, key: str) -> list[str]:
     return [message for messages in form.errors.values() for message in messages]
 
 
-class _CountedPaginator(Paginator):
-    """A paginator told its count by the read of its first page."""
-
-    def __init__(self, object_list: QuerySet, per_page: int, count: int) -> None:
-        super().__init__(object_list, per_page)
-        self.count = count  # instead of the cached COUNT query
-
-
 def _page(rows: QuerySet, params: Mapping[str, str] | None, name: str) -> Page:
-    """The page of ``rows`` the query string asks for. The first page, the one nearly every
-    visit shows, is one query: its rows carry the count of all rows (a window count), so no
-    COUNT runs before it, and none of the page when there is nothing to show."""
-    number = (params or {}).get(name)
-    if number not in (None, "", "1"):
-        return Paginator(rows, SECTION_PAGE_SIZE).get_page(number)
-    first = list(rows.annotate(rows_in_all=Window(Count("pk")))[:SECTION_PAGE_SIZE])
-    count = first[0].rows_in_all if first else 0
-    return Page(first, 1, _CountedPaginator(rows, SECTION_PAGE_SIZE, count))
+    """The page of ``rows`` the query string asks for (the first one in one query)."""
+    return counted_page(rows, (params or {}).get(name), SECTION_PAGE_SIZE)
 
 
 class MemberReads:
@@ -290,7 +276,7 @@ def _work_page(
     """The page of the tasks, events or nudges section: none read when the whole page's
     ``reads`` know the member has no such rows (one query tells it for the three)."""
     if reads is not None and not reads.work_present[kind]:
-        return Page([], 1, _CountedPaginator([], SECTION_PAGE_SIZE, 0))
+        return empty_page(SECTION_PAGE_SIZE)
     return _page(rows(), params, f"{kind}_page")
 
 

@@ -14,6 +14,11 @@ class _CountedPaginator(Paginator):
         self.count = count  # instead of the cached COUNT query
 
 
+def empty_page(per_page: int) -> Page:
+    """The first page of a list known to be empty, with no query at all."""
+    return Page([], 1, _CountedPaginator([], per_page, 0))
+
+
 def counted_page(rows: QuerySet, number: str | None, per_page: int) -> Page:
     """The page ``number`` of ``rows`` (``Paginator.get_page``'s rules). The first page's rows
     carry the count of all rows (a window count), so no COUNT runs before them, and an empty

@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -171,67 +169,6 @@ def _trend_with_one_before(*, organization_id: int, member_id: int, since: dt.da
     )
 
 
-class _CompiledRows:
-    """A ``values_list`` queryset compiled to SQL once per connection and run with each call's
-    parameters (ints and one datetime), its rows converted as the ORM would: what
-    ``ops.prepared.PreparedRead`` does for model rows, for this one read with a time in it."""
-
-    _STAND_INS = {
-        "organization_id": -7_339_000_001,
-        "member_id": -7_339_000_002,
-        "since": dt.datetime(1901, 2, 3, 4, 5, 6, 789012, tzinfo=dt.UTC),
-    }
-
-    def __init__(self, build: Callable[..., QuerySet], time_field: Any) -> None:
-        self._build = build
-        self._time_field = time_field
-        self._plans: dict[str, tuple] = {}
-
-    def rows(self, **params: Any) -> list[tuple]:
-        connection = connections[DEFAULT_DB_ALIAS]
-        plan = self._plans.get(DEFAULT_DB_ALIAS)
-        if plan is None or plan[0] is not connection:
-            plan = self._plans[DEFAULT_DB_ALIAS] = self._compile(connection)
-        _, sql, positions, constants, compiler, converters = plan
-        adapted = {**params, "since": self._adapt(params["since"], connection)}
-        values = list(constants)
-        for index, name in positions:
-            values[index] = adapted[name]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, values)
-            fetched = cursor.fetchall()
-        if converters:
-            fetched = compiler.apply_converters(fetched, converters)
-        return [tuple(row) for row in fetched]
-
-    def _adapt(self, value: dt.datetime, connection: Any) -> Any:
-        return self._time_field.get_db_prep_value(value, connection)
-
-    def _compile(self, connection: Any) -> tuple:
-        compiler = self._build(**self._STAND_INS).query.get_compiler(connection=connection)
-        sql, compiled = compiler.as_sql()
-        stand_ins = {**self._STAND_INS}
-        stand_ins["since"] = self._adapt(stand_ins["since"], connection)
-        positions = [
-            (index, name)
-            for index, value in enumerate(compiled)
-            for name, stand_in in stand_ins.items()
-            if type(value) is type(stand_in) and value == stand_in
-        ]
-        if {name for _, name in positions} != stand_ins.keys():
-            raise ValueError("each parameter must appear in the compiled SQL")
-        columns = [column[0] for column in compiler.select[: compiler.col_count]]
-        converters = compiler.get_converters(columns)
-        return connection, sql, positions, list(compiled), compiler, converters
-
-
-# Compiled once per connection: Member 360's header reads it on every visit, and building and
-# compiling the queryset cost several times what running it does.
-_TREND_WITH_ONE_BEFORE = _CompiledRows(
-    _trend_with_one_before, SuccessGapSnapshot._meta.get_field("computed_at")
-)
-
-
 def gap_explanation_and_trend(
     *, organization: Organization, member: Member, days: int = 90, now: dt.datetime | None = None
 ) -> tuple[GapExplanation, list[tuple[dt.datetime, float | None]]]:
@@ -241,15 +178,15 @@ def gap_explanation_and_trend(
     trend's window: with it, the rows hold the latest two snapshots and the one of 30 days ago
     (every snapshot since the window opened is there, and the latest one before it stands for
     all older ones). Then the latest snapshot with its run, by id, through SQL compiled once per
-    connection. The trend's window must reach back past 30 days."""
+    connection (``ops.prepared.PreparedRead``). The trend's window must reach back past 30 days."""
     now = now or timezone.now()
     since = now - dt.timedelta(days=days)
     month_ago = now - dt.timedelta(days=30)
     if since > month_ago:
         trend = member_gap_trend(organization=organization, member=member, days=days, now=now)
         return gap_explanation(organization=organization, member=member, now=now), trend
-    rows = _TREND_WITH_ONE_BEFORE.rows(
-        organization_id=organization.pk, member_id=member.pk, since=since
+    rows = list(
+        _trend_with_one_before(organization_id=organization.pk, member_id=member.pk, since=since)
     )
     trend = [(at, gap) for _, at, gap in rows if at >= since]
     latest = (
