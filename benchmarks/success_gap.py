@@ -5,7 +5,11 @@ benchmark organization with the engine, scores members with the straightforward 
 tests, checks that both agree, and prints members, seconds, members/s and the ratio.
 
     python benchmarks/success_gap.py [--members 100000] [--reference-sample 2000]
-        [--chunk-size 100000] [--processes 1]
+        [--chunk-size 50000] [--processes 2]
+
+The engine scores the members in chunks of ``--chunk-size`` (default: the nightly fan-out's
+SUCCESS_GAP_CHUNK_SIZE) spread over ``--processes`` processes (default: one per CPU, Celery's
+default concurrency), as the worker scores a large organization every night.
 
 The reference loop issues several queries per member; on a large portfolio it runs on a random
 sample of members (``--reference-sample``; 0 = all) and its rate is measured on that sample.
@@ -30,6 +34,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 
@@ -57,12 +62,19 @@ def main() -> int:
         help="engagement + context rows per member when building the data",
     )
     parser.add_argument("--reference-sample", type=int, default=2_000)
-    parser.add_argument("--chunk-size", type=int, default=100_000)
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=settings.SUCCESS_GAP_CHUNK_SIZE,
+        help="members per chunk; the nightly fan-out's size by default",
+    )
     parser.add_argument(
         "--processes",
         type=int,
-        default=1,
-        help="score the chunks in this many processes at once, as that many workers would",
+        default=(os.cpu_count() or 1) if connection.vendor == "postgresql" else 1,
+        help="score the chunks in this many processes at once, as a worker of that concurrency"
+        " (Celery's default: one per CPU) takes the nightly fan-out's chunks; SQLite, which"
+        " writes one transaction at a time, defaults to one",
     )
     args = parser.parse_args()
 
@@ -84,8 +96,7 @@ def main() -> int:
     started = time.perf_counter()
     scored = score_chunks(organization, run, chunks, processes=args.processes)
     engine_seconds = time.perf_counter() - started
-    if args.processes > 1:
-        print(f"{len(chunks)} chunks of up to {args.chunk_size:,} in {args.processes} processes")
+    print(f"{len(chunks)} chunks of up to {args.chunk_size:,} in {args.processes} processes")
 
     ids = list(Member.objects.for_org(organization).values_list("pk", flat=True))
     sample = (

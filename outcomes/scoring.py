@@ -77,6 +77,11 @@ class Dialect:
         (PostgreSQL's OFFSET 0; SQLite needs a LIMIT before an OFFSET)."""
         return " OFFSET 0" if self.vendor == "postgresql" else " LIMIT -1 OFFSET 0"
 
+    def materialized(self) -> str:
+        """A common table expression computed once, not inlined into each use (PostgreSQL
+        inlines one used once; SQLite decides for itself)."""
+        return "MATERIALIZED" if self.vendor == "postgresql" else ""
+
     def real(self, expression: str) -> str:
         kind = "DOUBLE PRECISION" if self.vendor == "postgresql" else "REAL"
         return f"CAST({expression} AS {kind})"
@@ -170,23 +175,28 @@ def counts_sql(d: Dialect, scope: MemberRange) -> str:
         f"CASE WHEN {span} <= 0 THEN (CASE WHEN {elapsed} >= 0 THEN 1.0 ELSE 0.0 END) "
         f"ELSE {clamp01(f'({elapsed} * 1.0 / {span})')} END"
     )
-    goals = f"""
+    # The scope's active goals, read once and shared by the three parts that need them; each
+    # goal's progress and expected share computed here, once.
+    active_goals = f"""
+        SELECT id, member_id, {progress} AS p, {expected} AS e
+        FROM outcomes_goal WHERE {where("")} AND {ACTIVE_GOAL}"""
+    goals = """
         SELECT member_id, COUNT(*) AS active,
                AVG(CASE WHEN e <= 0 OR p >= e THEN 1.0 ELSE p / e END) AS pace
-        FROM (SELECT member_id, {progress} AS p, {expected} AS e
-              FROM outcomes_goal WHERE {where("")} AND {ACTIVE_GOAL}{d.fence()}) per_goal
-        GROUP BY member_id"""
-    conditions = f"""
+        FROM active_goals GROUP BY member_id"""
+    # Conditions and strategic milestones reach their member through the goal; both read only
+    # the scope's rows (by goal), so a chunk costs in proportion to its members.
+    conditions = """
         SELECT g.member_id, COUNT(*) AS total,
                SUM(CASE WHEN c.state = 'met' THEN 1 ELSE 0 END) AS met
-        FROM outcomes_condition c JOIN outcomes_goal g ON g.id = c.goal_id
-        WHERE {where("g")} AND g.{ACTIVE_GOAL}
+        FROM active_goals g JOIN outcomes_condition c
+          ON c.goal_id = g.id AND c.organization_id = %(org)s
         GROUP BY g.member_id"""
     strategic = f"""
         SELECT pm.member_id, COUNT(*) AS due,
                SUM(CASE WHEN pm.achieved_at IS NOT NULL THEN 1 ELSE 0 END) AS done
-        FROM milestones_progressmilestone pm JOIN outcomes_goal g ON g.id = pm.goal_id
-        WHERE {where("pm")} AND pm.type = 'strategic' AND g.{ACTIVE_GOAL}
+        FROM milestones_progressmilestone pm JOIN active_goals g ON g.id = pm.goal_id
+        WHERE {where("pm")} AND pm.type = 'strategic'
           AND (pm.achieved_at IS NOT NULL
                OR (pm.due_on IS NOT NULL AND {d.day("pm.due_on")} <= %(today)s))
         GROUP BY pm.member_id"""
@@ -203,6 +213,7 @@ def counts_sql(d: Dialect, scope: MemberRange) -> str:
         WHERE {where("ax")} AND ax.required = %(true)s AND ax.is_active = %(true)s
         GROUP BY ax.member_id"""
     return f"""
+        WITH active_goals AS {d.materialized()} ({active_goals})
         SELECT m.id AS member_id,
                COALESCE(ms.due, 0) AS milestones_due, COALESCE(ms.done, 0) AS milestones_done,
                COALESCE(cm.due, 0) AS commitments_due, COALESCE(cm.done, 0) AS commitments_done,
@@ -272,20 +283,20 @@ def scores_sql(d: Dialect, scope: MemberRange) -> str:
     with_parts = f"""
         SELECT counts.*, {functional} AS functional,
                CASE WHEN goals_active > 0 THEN {outcome} ELSE NULL END AS outcome
-        FROM ({counts}) counts"""
+        FROM ({counts}{d.fence()}) counts"""
     raw_gap = "(COALESCE(functional, 0.0) - outcome) * 100.0"
     with_gap = f"""
         SELECT parts.*,
                CASE WHEN outcome IS NULL THEN NULL WHEN {raw_gap} > 0 THEN {raw_gap} ELSE 0.0 END
                    AS gap
-        FROM ({with_parts}) parts"""
+        FROM ({with_parts}{d.fence()}) parts"""
     return f"""
         SELECT scored.*,
                CASE WHEN outcome IS NULL THEN 'no_outcome'
                     WHEN gap >= %(at_risk_gap)s OR pace < %(at_risk_pace)s THEN 'at_risk'
                     WHEN gap >= %(watch_gap)s OR pace < %(watch_pace)s THEN 'watch'
                     ELSE 'on_track' END AS band
-        FROM ({with_gap}) scored"""
+        FROM ({with_gap}{d.fence()}) scored"""
 
 
 SNAPSHOT_COLUMNS = (
