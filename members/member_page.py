@@ -24,11 +24,9 @@ from engagement.selectors import (
     ExperienceFulfilmentSummary,
     Relationship,
     experience_fulfilment_summary,
-    member_timeline_context_events,
-    member_timeline_engagements,
-    relationship_and_experience,
 )
 from members.blank_forms import blank_form
+from members.m360_reads import member_timeline, relationship_and_experience
 from members.member_page_rows import context_event_rows, engagement_rows, milestone_rows
 from members.models import Member
 from members.page_html import action_errors_html, id_url, with_html
@@ -99,7 +97,7 @@ class MemberReads:
     @cached_property
     def relationship_and_experience(self) -> tuple[Relationship, ExperienceFulfilmentSummary]:
         """The relationship (the page's) and the experience (the outcomes section's) share
-        one read of the member's engagements."""
+        one read of the member's engagements (``members.m360_reads``)."""
         return relationship_and_experience(
             organization=self.organization, member=self.member, today=self.today
         )
@@ -234,9 +232,8 @@ def plan_context(
 
 
 def timeline_context(*, organization: Organization, member: Member, **_: Any) -> dict[str, Any]:
-    """The latest twenty engagements and context events, as display rows."""
-    engagements = member_timeline_engagements(organization=organization, member=member)
-    events = member_timeline_context_events(organization=organization, member=member)
+    """The latest twenty engagements and context events (one read), as display rows."""
+    engagements, events = member_timeline(organization=organization, member=member)
     return {
         "engagements": engagement_rows(engagements),
         "context_events": context_event_rows(events),
