@@ -29,7 +29,13 @@ from members.blank_forms import blank_form
 from members.m360_reads import member_timeline, relationship_and_experience
 from members.member_page_rows import context_event_rows, engagement_rows, milestone_rows
 from members.models import Member
-from members.page_html import action_errors_html, id_url, with_html
+from members.page_html import (
+    action_errors_html,
+    context_event_items_html,
+    engagement_items_html,
+    id_url,
+    with_html,
+)
 from members.paging import counted_page, empty_page
 from members.selectors import latest_ownership_changes, member_headline_results
 from members.widget_html import PLAIN_WIDGETS
@@ -235,8 +241,8 @@ def timeline_context(*, organization: Organization, member: Member, **_: Any) ->
     """The latest twenty engagements and context events (one read), as display rows."""
     engagements, events = member_timeline(organization=organization, member=member)
     return {
-        "engagements": engagement_rows(engagements),
-        "context_events": context_event_rows(events),
+        "engagements_html": engagement_items_html(engagement_rows(engagements)),
+        "context_events_html": context_event_items_html(context_event_rows(events)),
     }
 
 

@@ -11,7 +11,7 @@ is written byte for byte, with the include's trailing newline.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -127,3 +127,59 @@ def with_html(form: forms.Form) -> forms.Form:
     """``form``, carrying its ``html``."""
     form.html = FormHtml(form)
     return form
+
+
+# The timeline's items as ``{% for %}`` over the display rows wrote them (each item with the
+# loop's whitespace around it; the ``{% empty %}`` item when there is none): forty items of
+# six values each were a third of the page's template variables.
+_ENGAGEMENT_ITEM = (
+    '\n      <li class="timeline-item"><time datetime="{}">{}</time>\n'
+    "        <strong>{}</strong> · {}{}\n"
+    "        {}</li>\n    "
+)
+_NO_ENGAGEMENT = mark_safe('<li class="muted">No engagements yet.</li>')  # a constant
+_CONTEXT_EVENT_ITEM = (
+    '\n      <li class="timeline-item"><time datetime="{}">{}</time> {}: {}{}</li>\n    '
+)
+_NO_CONTEXT_EVENT = mark_safe('<li class="muted">No context yet.</li>')  # a constant
+
+
+def engagement_items_html(rows: Sequence[Mapping[str, Any]]) -> SafeString:
+    """The timeline's engagement items (``member_page_rows.engagement_rows``), escaped."""
+    if not rows:
+        return _NO_ENGAGEMENT
+    return format_html_join(
+        "",
+        _ENGAGEMENT_ITEM,
+        (
+            (
+                row["iso"],
+                row["at"],
+                row["type"],
+                row["direction"],
+                "" if row["by"] is None else format_html(" · {}", row["by"]),
+                format_html("<p>{}</p>", row["summary"]) if row["summary"] else "",
+            )
+            for row in rows
+        ),
+    )
+
+
+def context_event_items_html(rows: Sequence[Mapping[str, Any]]) -> SafeString:
+    """The timeline's context items (``member_page_rows.context_event_rows``), escaped."""
+    if not rows:
+        return _NO_CONTEXT_EVENT
+    return format_html_join(
+        "",
+        _CONTEXT_EVENT_ITEM,
+        (
+            (
+                row["iso"],
+                row["day"],
+                row["kind"],
+                row["name"],
+                "" if row["value"] is None else format_html(" ({})", row["value"]),
+            )
+            for row in rows
+        ),
+    )
