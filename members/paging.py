@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, QuerySet, Window
 
@@ -9,7 +12,7 @@ from django.db.models import Count, QuerySet, Window
 class _CountedPaginator(Paginator):
     """A paginator told its count by the read of its first page."""
 
-    def __init__(self, object_list: QuerySet, per_page: int, count: int) -> None:
+    def __init__(self, object_list: Sequence | QuerySet, per_page: int, count: int) -> None:
         super().__init__(object_list, per_page)
         self.count = count  # instead of the cached COUNT query
 
@@ -28,3 +31,23 @@ def counted_page(rows: QuerySet, number: str | None, per_page: int) -> Page:
     first = list(rows.annotate(rows_in_all=Window(Count("pk")))[:per_page])
     count = first[0].rows_in_all if first else 0
     return Page(first, 1, _CountedPaginator(rows, per_page, count))
+
+
+class _ReadOnSlice:
+    """Rows ``read(offset, limit)`` reads when the paginator slices them: the page's read."""
+
+    def __init__(self, read: Callable[[int, int], list[Any]]) -> None:
+        self._read = read
+
+    def __getitem__(self, window: slice) -> list[Any]:
+        if window.stop <= window.start:
+            return []  # an empty list's only page: nothing to read
+        return self._read(window.start, window.stop - window.start)
+
+
+def page_of(
+    read: Callable[[int, int], list[Any]], *, count: int, number: str | None, per_page: int
+) -> Page:
+    """Page ``number`` (``Paginator.get_page``'s rules) of a list of ``count`` rows whose page
+    ``read(offset, limit)`` reads: for a caller that counts and reads with its own SQL."""
+    return _CountedPaginator(_ReadOnSlice(read), per_page, count).get_page(number)

@@ -13,7 +13,6 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import models
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -36,7 +35,7 @@ from members.member_page import (
 )
 from members.models import Member
 from members.paging import counted_page
-from members.selectors import member_table_values, member_tiers, members_for_list
+from members.selectors import member_table_page, member_tiers, members_for_list
 from members.services import member_assign_owner
 from members.table_rows import member_table_rows
 from members.widget_html import PLAIN_WIDGETS
@@ -67,28 +66,31 @@ from tenancy.selectors import organization_team, organization_today
 PAGE_SIZE = 25
 
 
-def _filtered(request: HttpRequest, *, owner: Seat | None):
+def _filter_form(request: HttpRequest) -> MemberFilterForm:
+    """The filters of the book and the list, validated (invalid values are ignored and shown)."""
     form = MemberFilterForm(
         request.GET or None, tiers=member_tiers(organization=request.organization)
     )
     form.is_valid()
-    members = members_for_list(organization=request.organization, owner=owner, **form.filters())
-    return form, members
+    return form
 
 
-def _results(
-    request: HttpRequest, form: MemberFilterForm, members: QuerySet[Member]
-) -> dict[str, Any]:
-    """The members table's context: the page (its count and links), the page's rows written in
-    Python from the few columns they show (``members.table_rows``), and the query string the
-    page links start from."""
-    page = Paginator(members, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = member_table_values(
-        organization=request.organization, page=page.object_list, sort=form.filters()["sort"]
+def _table(request: HttpRequest, *, owner: Seat | None) -> dict[str, Any]:
+    """The filters and the members table's context: the page (its count and links), the
+    page's rows written in Python from the few columns they show (``members.table_rows``), and
+    the query string the page links start from."""
+    form = _filter_form(request)
+    page = member_table_page(
+        organization=request.organization,
+        owner=owner,
+        number=request.GET.get("page"),
+        per_page=PAGE_SIZE,
+        **form.filters(),
     )
     return {
+        "form": form,
         "page": page,
-        "member_rows": member_table_rows(rows, organization=request.organization),
+        "member_rows": member_table_rows(page.object_list, organization=request.organization),
         "query": _query_without_page(request),
     }
 
@@ -148,8 +150,7 @@ def _mix_parts(mix: dict[str, Any]) -> list[tuple[str, float, str]]:
 
 
 def _book(request: HttpRequest, *, bound: Bound | None = None, status: int = 200) -> HttpResponse:
-    form, members = _filtered(request, owner=request.seat)
-    context = {"form": form, **_results(request, form, members)}
+    context = _table(request, owner=request.seat)
     if request.htmx and request.method == "GET":
         return render(request, "members/book.html#results", context)
     now = timezone.now()
@@ -179,8 +180,7 @@ def my_book(request: HttpRequest, org_slug: str) -> HttpResponse:
 @require_role(Seat.Role.VIEWER)
 def member_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Every member of the organization, searchable, filterable, sortable, paginated."""
-    form, members = _filtered(request, owner=None)
-    context = {"form": form, **_results(request, form, members)}
+    context = _table(request, owner=None)
     template = "members/list.html#results" if request.htmx else "members/list.html"
     return render(request, template, context)
 
@@ -210,7 +210,9 @@ CSV_COLUMNS = [
 @require_role(Seat.Role.VIEWER)
 def member_export(request: HttpRequest, org_slug: str) -> StreamingHttpResponse:
     """The filtered member list as CSV, streamed in chunks (one query per 2,000 rows)."""
-    _, members = _filtered(request, owner=None)
+    members = members_for_list(
+        organization=request.organization, owner=None, **_filter_form(request).filters()
+    )
     writer = csv.writer(_Echo())
 
     def rows():
