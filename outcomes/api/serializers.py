@@ -137,11 +137,31 @@ class ConditionAssessSerializer(serializers.Serializer):
 # --- goals -----------------------------------------------------------------------------------
 
 
+# Where the goals API's read leaves each goal's conditions: ``Prefetch(..., to_attr=...)``.
+GOAL_CONDITIONS_ATTR = "listed_conditions"
+
+
+class GoalConditionsSerializer(serializers.ListSerializer):
+    """A goal's conditions, taken from the plain list the API's read left on the goal when
+    there is one, else from the related manager as DRF does.
+
+    With ``to_attr``, Django's prefetch gives each goal a list; without it, it builds a related
+    manager's queryset per goal (a clone and a filter, ~15 µs, 50 times a page) only to hold
+    the same rows in its result cache."""
+
+    def get_attribute(self, instance: Goal):
+        listed = instance.__dict__.get(GOAL_CONDITIONS_ATTR)
+        if listed is not None:
+            return listed
+        return super().get_attribute(instance)
+
+
 class GoalSerializer(FastRepresentation, serializers.ModelSerializer):
     baseline = _number_field(read_only=True, allow_null=True)
     target = _number_field(read_only=True, allow_null=True)
     current_value = _number_field(read_only=True, allow_null=True)
-    conditions = ConditionSerializer(many=True, read_only=True)
+    # What ConditionSerializer(many=True, read_only=True) builds, with the list read above.
+    conditions = GoalConditionsSerializer(child=ConditionSerializer(read_only=True), read_only=True)
 
     class Meta:
         model = Goal

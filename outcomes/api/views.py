@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
@@ -19,6 +20,7 @@ from outcomes import selectors, services
 from outcomes.api import examples
 from outcomes.api.filters import ConditionFilter, DesiredOutcomeFilter, ExperienceFilter, GoalFilter
 from outcomes.api.serializers import (
+    GOAL_CONDITIONS_ATTR,
     AppropriateExperienceSerializer,
     ConditionAssessSerializer,
     ConditionCreateSerializer,
@@ -37,6 +39,7 @@ from outcomes.api.serializers import (
 from outcomes.models import AppropriateExperience, Condition, DesiredOutcome, Goal
 from tenancy.api.filters import API_FILTER_BACKENDS
 from tenancy.api.views import TenantViewSet
+from tenancy.models import Organization
 
 
 def _valid(
@@ -124,6 +127,16 @@ class DesiredOutcomeViewSet(_ReadableViewSet):
 # --- goals -----------------------------------------------------------------------------------
 
 
+def goals_listing_conditions(*, organization: Organization) -> QuerySet[Goal]:
+    """Every goal with its conditions, two queries a page as ``selectors.goals_with_conditions``,
+    the conditions left on each goal as a plain list (``GOAL_CONDITIONS_ATTR``, which
+    ``GoalSerializer`` reads) rather than in a related manager's queryset built per goal."""
+    conditions = selectors.conditions(organization=organization).order_by("pk")
+    return Goal.objects.for_org(organization).prefetch_related(
+        Prefetch("conditions", queryset=conditions, to_attr=GOAL_CONDITIONS_ATTR)
+    )
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List goals",
@@ -171,7 +184,7 @@ class GoalViewSet(_ReadableViewSet):
     ordering = ["due_on", "id"]
 
     def get_tenant_queryset(self):
-        return selectors.goals_with_conditions(organization=self.organization)
+        return goals_listing_conditions(organization=self.organization)
 
     def create(self, request: Request) -> Response:
         data = _valid(GoalCreateSerializer, request)
