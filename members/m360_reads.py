@@ -1,15 +1,19 @@
-"""Member 360's reads of the member's engagement and context, in fewer, precompiled statements.
+"""Member 360's reads of the member's engagement, context and results, in fewer, precompiled
+statements.
 
 The page reads the member's engagements and context events twice: for the relationship and
 the experience (totals by engagement type, the kinds of context seen) and for the timeline
-(the latest twenty of each). ``engagement.selectors`` builds five querysets for that, and
+(the latest twenty of each); its header reads their membership changes and advocacy.
+``engagement.selectors`` and ``members.selectors`` build seven querysets for that, and
 building and compiling them cost several times what PostgreSQL spends running them. Here the
-same reads are two fixed SQL texts, written once per process (each a ``UNION ALL`` of the two
+same reads are three fixed SQL texts, written once per process (each a ``UNION ALL`` of two
 tables' reads, so one round trip each), plus the required experience elements through
 ``PreparedRead``. The answers are those of ``relationship_and_experience``,
-``member_timeline_engagements`` and ``member_timeline_context_events`` (tests pin it).
+``member_timeline_engagements``, ``member_timeline_context_events`` and
+``member_headline_results`` (tests pin it).
 
-Every statement is scoped to the organization by a parameter, as ``for_org`` would scope it.
+Every statement is scoped to the organization by a parameter, as ``for_org`` would scope it,
+and another organization's member is refused before any is run.
 """
 
 from __future__ import annotations
@@ -35,10 +39,12 @@ from engagement.selectors import (
     _summary,
     _window,
 )
-from members.models import Member
+from members.models import Advocacy, Member, MembershipEvent
+from members.selectors import MemberHeadline, _tenure_days
 from ops.prepared import PreparedRead
 from outcomes.models import AppropriateExperience
 from tenancy.models import Organization, Seat, User
+from tenancy.rules import require_same_organization
 
 TIMELINE_LENGTH = 20
 _WINDOW_DAYS = 90  # relationship_and_experience's default window
@@ -105,6 +111,7 @@ def relationship_and_experience(
     """``engagement.selectors.relationship_and_experience`` (its 90-day window) in two
     statements compiled once instead of three querysets built on every page; the same maths
     (``engagement.selectors``' own helpers) turns the rows into the same answers."""
+    require_same_organization(organization, member=member)
     today, since, until = _window(organization, today, _WINDOW_DAYS)
     zone = organization.zone
     elements = _REQUIRED_ELEMENTS.rows(organization_id=organization.pk, member_id=member.pk)
@@ -190,6 +197,7 @@ def member_timeline(
     newest first, in one statement compiled once."""
     if limit < 1:
         raise ValueError("limit must be at least 1.")
+    require_same_organization(organization, member=member)
     ids = [organization.pk, member.pk, limit]
     with connection.cursor() as cursor:
         cursor.execute(_timeline_sql(), ids * 2)
@@ -204,3 +212,77 @@ def member_timeline(
                 {"occurred_at": _moment(at), "kind": kind, "name": name, "value": _decimal(value)}
             )
     return engagements, events
+
+
+_HEADLINE_CHANGES = (
+    MembershipEvent.Kind.RENEW,
+    MembershipEvent.Kind.UPGRADE,
+    MembershipEvent.Kind.LAPSE,
+    MembershipEvent.Kind.CANCEL,
+)
+_HEADLINE_ANSWERS = (Advocacy.Kind.REFERRAL, Advocacy.Kind.NPS)
+
+
+@functools.cache
+def _headline_sql() -> str:
+    """The member's renewals, upgrades, lapses and cancellations, then their referrals and NPS
+    answers (the latest first), up to a day: ``member_headline_results``' two reads in one
+    statement, told apart by the first column."""
+    q = connection.ops.quote_name
+    changes = ", ".join(["%s"] * len(_HEADLINE_CHANGES))
+    answers = ", ".join(["%s"] * len(_HEADLINE_ANSWERS))
+    # Only table names and placeholders go into the text.
+    return (
+        "SELECT 'change', kind, occurred_on, NULL, NULL"  # noqa: S608
+        f" FROM {q(MembershipEvent._meta.db_table)}"
+        " WHERE organization_id = %s AND member_id = %s AND occurred_on <= %s"
+        f" AND kind IN ({changes})"
+        " UNION ALL"
+        " SELECT 'answer', kind, occurred_on, score, id"
+        f" FROM {q(Advocacy._meta.db_table)}"
+        " WHERE organization_id = %s AND member_id = %s AND occurred_on <= %s"
+        f" AND kind IN ({answers})"
+        " ORDER BY 1, 3 DESC, 5 DESC"
+    )
+
+
+def _day(value: dt.date | str) -> dt.date:
+    """A date read by raw SQL: PostgreSQL gives a date, SQLite (in a union) its ISO text."""
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def member_headline_results(
+    *, organization: Organization, member: Member, today: dt.date
+) -> MemberHeadline:
+    """``members.selectors.member_headline_results`` (tenure, renewals, upgrades, referrals,
+    latest NPS) from one statement compiled once instead of two querysets built per page."""
+    require_same_organization(organization, member=member)
+    day = connection.ops.adapt_datefield_value(today)
+    ids = [organization.pk, member.pk, day]
+    with connection.cursor() as cursor:
+        cursor.execute(_headline_sql(), [*ids, *_HEADLINE_CHANGES, *ids, *_HEADLINE_ANSWERS])
+        rows = cursor.fetchall()
+    renewals = upgrades = referrals = 0
+    ended_on: dt.date | None = None
+    nps_latest: int | None = None
+    nps_seen = False
+    for source, kind, occurred_on, score, _pk in rows:
+        if source == "answer":
+            if kind == Advocacy.Kind.REFERRAL:
+                referrals += 1
+            elif not nps_seen:  # the latest answer comes first
+                nps_seen, nps_latest = True, score
+        elif kind == MembershipEvent.Kind.RENEW:
+            renewals += 1
+        elif kind == MembershipEvent.Kind.UPGRADE:
+            upgrades += 1
+        else:  # an ending
+            on = _day(occurred_on)
+            ended_on = on if ended_on is None else max(ended_on, on)
+    return MemberHeadline(
+        tenure_days=_tenure_days(member, today, ended_on),
+        renewals=renewals,
+        upgrades=upgrades,
+        referrals=referrals,
+        nps_latest=nps_latest,
+    )

@@ -26,7 +26,11 @@ from engagement.selectors import (
     experience_fulfilment_summary,
 )
 from members.blank_forms import blank_form
-from members.m360_reads import member_timeline, relationship_and_experience
+from members.m360_reads import (
+    member_headline_results,
+    member_timeline,
+    relationship_and_experience,
+)
 from members.member_page_rows import context_event_rows, engagement_rows, milestone_rows
 from members.models import Member
 from members.page_html import (
@@ -37,7 +41,7 @@ from members.page_html import (
     with_html,
 )
 from members.paging import counted_page, empty_page
-from members.selectors import latest_ownership_changes, member_headline_results
+from members.selectors import latest_ownership_changes
 from members.widget_html import PLAIN_WIDGETS
 from milestones.models import Commitment
 from milestones.selectors import accountability_boards_for_goals, milestone_timeline

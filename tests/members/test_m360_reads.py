@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from engagement.choices import EngagementType
@@ -18,12 +20,14 @@ from engagement.selectors import (
     relationship_and_experience as selectors_relationship_and_experience,
 )
 from members import m360_reads
+from members.selectors import member_headline_results
 from tests.factories import (
     AppropriateExperienceFactory,
     ContextEventFactory,
     EngagementFactory,
     MemberFactory,
 )
+from tests.members.test_selectors import TODAY, answer, days_ago, event
 
 pytestmark = pytest.mark.django_db
 
@@ -111,14 +115,50 @@ def test_timeline_as_the_selectors_read_it(tenant_a):
         assert len(engagements) == min(limit, 8) and len(events) == min(limit, 8)
 
 
-def test_the_reads_see_only_the_organization_they_are_given(tenant_a, tenant_b):
+@pytest.mark.parametrize(
+    "read",
+    [
+        m360_reads.member_timeline,
+        m360_reads.relationship_and_experience,
+        functools.partial(m360_reads.member_headline_results, today=TODAY),
+    ],
+)
+def test_the_reads_refuse_another_organizations_member(tenant_a, tenant_b, read):
     member = MemberFactory(organization=tenant_a.organization)
     _history(tenant_a, member)
-    assert m360_reads.member_timeline(organization=tenant_b.organization, member=member) == (
-        [],
-        [],
+    with pytest.raises(ValidationError):
+        read(organization=tenant_b.organization, member=member)
+
+
+@pytest.mark.parametrize("status", ["active", "lapsed", "cancelled", "prospect"])
+def test_header_results_as_member_headline_results_counts_them(tenant_a, tenant_b, status):
+    org = tenant_a.organization
+    member = MemberFactory(organization=org, joined_on=days_ago(800), status=status)
+    event(member, "renew", days_ago(435), "120.00")
+    event(member, "renew", days_ago(70), "120.00")
+    event(member, "upgrade", days_ago(60), "30.50")
+    event(member, "downgrade", days_ago(50))
+    event(member, "lapse", days_ago(300))
+    event(member, "cancel", days_ago(40))
+    event(member, "renew", days_ago(-1), "999.00")  # after "today": not counted
+    event(member, "cancel", days_ago(-2))
+    answer(member, "referral", days_ago(30))
+    answer(member, "testimonial", days_ago(5))
+    answer(member, "nps", days_ago(2), score=4)
+    answer(member, "nps", days_ago(2), score=7)
+    answer(member, "nps", days_ago(-1), score=1)
+    neighbour = MemberFactory(organization=org)
+    event(neighbour, "renew", days_ago(1))
+    answer(neighbour, "referral", days_ago(1))
+    answer(neighbour, "nps", days_ago(1), score=10)
+    for someone in (member, neighbour, MemberFactory(organization=org, status=status)):
+        for today in (TODAY, TODAY - dt.timedelta(days=45), TODAY - dt.timedelta(days=1000)):
+            ours = m360_reads.member_headline_results(organization=org, member=someone, today=today)
+            assert ours == member_headline_results(organization=org, member=someone, today=today)
+    ours = m360_reads.member_headline_results(organization=org, member=member, today=TODAY)
+    assert (ours["renewals"], ours["upgrades"], ours["referrals"], ours["nps_latest"]) == (
+        2,
+        1,
+        1,
+        7,
     )
-    found, experience = m360_reads.relationship_and_experience(
-        organization=tenant_b.organization, member=member
-    )
-    assert not found.exists and experience.required == 0
