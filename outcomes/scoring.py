@@ -41,12 +41,12 @@ import logging
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from audit.services import audit_record
 from members.models import Member
-from outcomes.models import Band, ScoringConfiguration, SuccessGapRun
+from outcomes.models import AppropriateExperience, Band, ScoringConfiguration, SuccessGapRun
 from tenancy.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -202,7 +202,8 @@ def counts_sql(d: Dialect, scope: MemberRange) -> str:
         GROUP BY pm.member_id"""
     last_engagement = f"""
         SELECT member_id, type, {d.epoch_days("MAX(occurred_at)")} AS last_day
-        FROM engagement_engagement WHERE {where("")} GROUP BY member_id, type"""
+        FROM engagement_engagement WHERE {where("")} AND occurred_at >= %(engaged_since)s
+        GROUP BY member_id, type"""
     experience = f"""
         SELECT ax.member_id, COUNT(*) AS required,
                SUM(CASE WHEN le.last_day >= %(now_days)s - ax.cadence_days THEN 1 ELSE 0 END)
@@ -232,13 +233,17 @@ def counts_sql(d: Dialect, scope: MemberRange) -> str:
         WHERE m.organization_id = %(org)s{scope.clause("m.id")}"""
 
 
-def weighted(parts: list[tuple[str, str, str]]) -> str:
-    """SQL for a weighted mean over the parts present: (weight param, value, present?)."""
+def weighted(d: Dialect, parts: list[tuple[str, str, str]]) -> str:
+    """SQL for a weighted mean over the parts present: (weight param, value, present?).
+
+    The weights are cast to floats once, in the text: a bare ``0.5`` is a NUMERIC literal on
+    PostgreSQL, which would make every sum of weights decimal arithmetic, row by row."""
     numerator = " + ".join(
-        f"(CASE WHEN {present} THEN %({w})s * {value} ELSE 0.0 END)" for w, value, present in parts
+        f"(CASE WHEN {present} THEN {d.real(f'%({w})s')} * {value} ELSE 0.0 END)"
+        for w, value, present in parts
     )
     denominator = " + ".join(
-        f"(CASE WHEN {present} THEN %({w})s ELSE 0.0 END)" for w, _, present in parts
+        f"(CASE WHEN {present} THEN {d.real(f'%({w})s')} ELSE 0.0 END)" for w, _, present in parts
     )
     return f"(CASE WHEN ({denominator}) > 0 THEN ({numerator}) / ({denominator}) ELSE NULL END)"
 
@@ -246,6 +251,7 @@ def weighted(parts: list[tuple[str, str, str]]) -> str:
 def scores_sql(d: Dialect, scope: MemberRange) -> str:
     """Counts, then F and O, then gap and band: one row per member, in the snapshot's columns."""
     functional = weighted(
+        d,
         [
             (
                 "milestones_weight",
@@ -257,9 +263,10 @@ def scores_sql(d: Dialect, scope: MemberRange) -> str:
                 f"{d.real('commitments_done')} / commitments_due",
                 "commitments_due > 0",
             ),
-        ]
+        ],
     )
     outcome = weighted(
+        d,
         [
             ("pace_weight", "pace", "goals_active > 0"),
             (
@@ -277,7 +284,7 @@ def scores_sql(d: Dialect, scope: MemberRange) -> str:
                 f"{d.real('experience_fulfilled')} / experience_required",
                 "experience_required > 0",
             ),
-        ]
+        ],
     )
     counts = counts_sql(d, scope)
     with_parts = f"""
@@ -366,6 +373,42 @@ MEMBER_LATEST_SQL = """
 
 SCORING_WORK_MEM = "64MB"
 
+# A second before the oldest engagement that can still fulfil an experience: engagements at the
+# edge of the window are then read and judged by the score's own comparison, as before.
+ENGAGEMENT_WINDOW_MARGIN = dt.timedelta(seconds=1)
+
+
+def score_params(
+    *,
+    organization: Organization,
+    today: dt.date,
+    now: dt.datetime,
+    configuration: dict[str, float],
+    scope: MemberRange,
+) -> dict:
+    """The parameters ``scores_sql`` reads, as of ``today`` (the organization's date) and
+    ``now``.
+
+    ``engaged_since``: only engagements inside the longest cadence of the organization's
+    required, active experiences can fulfil one, so the engagement aggregate reads those alone
+    (a year of history against a 90-day cadence is a quarter of the rows). One small query.
+    """
+    cadence = (
+        AppropriateExperience.objects.for_org(organization)
+        .filter(required=True, is_active=True)
+        .aggregate(longest=Max("cadence_days"))["longest"]
+    )
+    since = now - dt.timedelta(days=cadence or 0) - ENGAGEMENT_WINDOW_MARGIN
+    return {
+        "org": organization.pk,
+        "today": (today - EPOCH).days,
+        "now_days": (now - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).total_seconds() / 86400,
+        "engaged_since": connection.ops.adapt_datetimefield_value(since),
+        "true": True,
+        **configuration,
+        **scope.params(),
+    }
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -403,15 +446,15 @@ def success_gaps_compute(
     scope = scope or MemberRange()
     d = Dialect(connection.vendor)
     params = {
-        "org": organization.pk,
+        **score_params(
+            organization=organization,
+            today=run.as_of,
+            now=run.computed_at,
+            configuration=run.configuration,
+            scope=scope,
+        ),
         "run": run.pk,
-        "today": (run.as_of - EPOCH).days,
-        "now_days": (run.computed_at - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).total_seconds()
-        / 86400,
         "computed_at": connection.ops.adapt_datetimefield_value(run.computed_at),
-        "true": True,
-        **run.configuration,
-        **scope.params(),
     }
     with connection.cursor() as cursor:
         if d.vendor == "postgresql":
@@ -538,14 +581,13 @@ def band_changes_preview(
     now = now or timezone.now()
     d = Dialect(connection.vendor)
     scope = MemberRange()
-    params = {
-        "org": organization.pk,
-        "today": (timezone.localtime(now, organization.zone).date() - EPOCH).days,
-        "now_days": (now - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).total_seconds() / 86400,
-        "true": True,
-        **configuration.as_dict(),
-        **scope.params(),
-    }
+    params = score_params(
+        organization=organization,
+        today=timezone.localtime(now, organization.zone).date(),
+        now=now,
+        configuration=configuration.as_dict(),
+        scope=scope,
+    )
     sql = f"""
         SELECT s.band, COUNT(*) FROM ({scores_sql(d, scope)}) s
         JOIN members_member m ON m.id = s.member_id

@@ -371,3 +371,34 @@ def test_scores_are_for_the_organizations_local_date(tenant_a):
     assert run.as_of == TODAY + dt.timedelta(days=1)
     assert timezone.is_aware(run.computed_at)
     assert Member.objects.for_org(organization).count() == 0
+
+
+def test_engagements_at_the_edge_of_the_longest_cadence_are_judged_as_before(organization):
+    """The engine reads only engagements inside the longest cadence (plus a second): one a
+    second inside it fulfils, one a day outside does not, and the ones on the edge agree with
+    the reference loop, which reads every engagement."""
+    edges = {
+        "inside": dt.timedelta(days=30, seconds=-1),
+        "on the edge": dt.timedelta(days=30),
+        "a second out": dt.timedelta(days=30, seconds=1),
+        "a day out": dt.timedelta(days=31),
+    }
+    members = {}
+    for label, age in edges.items():
+        member = MemberFactory(organization=organization, name=label)
+        goal(member, current=50)
+        AppropriateExperienceFactory(member=member, engagement_type="call", cadence_days=30)
+        AppropriateExperienceFactory(member=member, engagement_type="chat", cadence_days=7)
+        EngagementFactory(member=member, type="call", occurred_at=NOW - age)
+        EngagementFactory(member=member, type="chat", occurred_at=NOW - age)
+        members[label] = member
+
+    result = success_gaps_recompute(organization=organization, now=NOW)
+    expected = reference_scores(organization, result.run)
+    for label, member in members.items():
+        snap = snapshot_of(result, member)
+        ref = expected[member.pk]
+        assert snap.parts["experience_fulfilled"] == ref.counts["experience_fulfilled"], label
+        assert snap.outcome == pytest.approx(ref.outcome), label
+    assert snapshot_of(result, members["inside"]).parts["experience_fulfilled"] == 1
+    assert snapshot_of(result, members["a day out"]).parts["experience_fulfilled"] == 0
