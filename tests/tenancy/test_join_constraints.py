@@ -19,6 +19,7 @@ from tenancy.join_constraints import (
     OrganizationForeignKey,
     ensure_join_constraints,
     join_plan,
+    organization_vouches,
 )
 from tenancy.models import TenantModel
 from tests.factories import GoalFactory, MemberFactory
@@ -312,3 +313,98 @@ def test_existing_rows_across_organizations_stop_the_constraint_with_the_query(t
         cursor.execute(query)
         assert [row[0] for row in cursor.fetchall()] == [goal.pk]
     assert pg_constraint(fk.name) is None
+
+
+# --- A table's own key to the organization, vouched for by a NOT NULL composite key ---------
+
+
+def test_vouching_follows_chains_to_a_table_that_keeps_its_key():
+    columns = dict.fromkeys("abcdefg", "organization_id")
+    required = {
+        "a": set(),  # nothing required: keeps its key and anchors the others
+        "b": {"a"},
+        "c": {"b"},  # through b, anchored through a
+        "d": {"d"},  # only itself (a NOT NULL self-reference): keeps its key
+        "e": {"f"},  # e and f vouch only for each other: a ring keeps its keys
+        "f": {"e"},
+        "g": {"e", "a"},  # one way out of the ring is enough
+    }
+    vouches = {v.table: v.through for v in organization_vouches(required, columns)}
+    assert vouches == {"b": "a", "c": "b", "g": "a"}
+
+
+def test_the_plan_vouches_only_through_not_null_keys():
+    plan = join_plan()
+    by_table = {v.table: v for v in plan.vouched}
+    assert by_table["outcomes_successgapsnapshot"].through in {
+        "members_member",
+        "outcomes_successgaprun",
+    }
+    assert by_table["outcomes_condition"].through == "outcomes_goal"
+    # The member table's keys are all nullable or absent: it keeps its own (it anchors the rest).
+    assert "members_member" not in by_table
+    for vouch in plan.vouched:
+        model = next(m for m in apps.get_models() if m._meta.db_table == vouch.table)
+        reaching = [
+            f
+            for f in model._meta.concrete_fields
+            if f.many_to_one and f.related_model._meta.db_table == vouch.through
+        ]
+        assert reaching and any(not f.null for f in reaching), vouch
+
+
+ORGANIZATION_FKS_SQL = """
+SELECT rel.relname FROM pg_constraint con
+JOIN pg_class rel ON rel.oid = con.conrelid
+JOIN pg_class frel ON frel.oid = con.confrelid
+WHERE con.contype = 'f' AND frel.relname = 'tenancy_organization'
+"""
+
+
+@pytest.mark.django_db
+def test_vouched_tables_lose_their_organization_key_and_the_others_keep_it():
+    plan = join_plan()
+    if connection.vendor != "postgresql":
+        assert plan.vouched  # planned alike; SQLite keeps Django's keys
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(ORGANIZATION_FKS_SQL)
+        keeping = {row[0] for row in cursor.fetchall()}
+    vouched = {v.table for v in plan.vouched}
+    assert not keeping & vouched
+    tenant_tables = {fk.table for fk in plan.foreign_keys} | {k.table for k in plan.keys}
+    assert tenant_tables - vouched <= keeping, "an anchoring table lost its organization key"
+
+
+@pytest.mark.django_db
+def test_a_vouched_table_still_refuses_an_organization_that_does_not_exist(tenant_a):
+    """No key to the organization table on the snapshot: the composite key to the member
+    refuses the row, because no member has that organization."""
+    if connection.vendor != "postgresql":
+        assert_well_formed(join_plan())
+        return
+    member = MemberFactory(organization=tenant_a.organization)
+    insert = (
+        "INSERT INTO members_membershipevent (organization_id, member_id, kind, occurred_on, "
+        "amount, tier, note, recorded_at) VALUES (%s, %s, 'renew', '2025-01-31', 0, '', '', now())"
+    )
+    name = fk_of(join_plan(), "members_membershipevent", "member_id").name
+    with pytest.raises(IntegrityError, match=name):
+        commit(insert, [2**62, member.pk], check=True)
+    commit(insert, [tenant_a.organization.pk, member.pk], check=True)
+
+
+@pytest.mark.django_db
+def test_ensure_drops_an_organization_key_django_puts_back():
+    if connection.vendor != "postgresql":
+        assert ensure_join_constraints() == JoinPlan(keys=(), foreign_keys=())
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "ALTER TABLE outcomes_successgapsnapshot ADD CONSTRAINT snapshot_org_single "
+            "FOREIGN KEY (organization_id) REFERENCES tenancy_organization (id) "
+            "DEFERRABLE INITIALLY DEFERRED"
+        )
+    added = ensure_join_constraints()
+    assert added.superseded == (("outcomes_successgapsnapshot", "snapshot_org_single"),)
+    assert pg_constraint("snapshot_org_single") is None
