@@ -12,7 +12,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from members.models import Member
-from members.selectors import member_table_page, member_table_values, members_for_list
+from members.selectors import (
+    SEARCH_COLUMNS,
+    _icontains,
+    member_table_page,
+    member_table_values,
+    members_for_list,
+)
 from outcomes.scoring import success_gaps_recompute
 from tests.factories import GoalFactory, MemberFactory
 
@@ -149,3 +155,21 @@ def test_another_organizations_owner_is_refused(listed, tenant_b):
 
     with pytest.raises(ValidationError):
         member_table_page(organization=listed.organization, owner=tenant_b.msm)
+
+
+def test_the_search_is_written_as_the_trigram_index_reads_it(db):
+    """On PostgreSQL the search's conditions can use the trigram index of migration 0007 (its
+    expressions are the ones ``_icontains`` writes); SQLite has no such index to use."""
+    search = " OR ".join(_icontains(f"p.{column}") for column in SEARCH_COLUMNS)
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute("SELECT name FROM sqlite_master WHERE name = 'member_search_trgm'")
+            assert cursor.fetchall() == []
+            return
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            f"EXPLAIN SELECT p.id FROM members_member p WHERE {search}",  # noqa: S608 - our SQL
+            {"search": "%mar%"},
+        )
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert plan.count("Bitmap Index Scan on member_search_trgm") == 3, plan
