@@ -4,6 +4,7 @@ hold, so a fuzzed or mistyped query answers 400 instead of overflowing into a 50
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Final
 
@@ -105,22 +106,58 @@ def changed_since(*fields: str) -> Callable[[QuerySet, str, dt.datetime], QueryS
 
 class TandemFilterBackend(DjangoFilterBackend):
     """django-filter's backend, without building a FilterSet (a deep copy of every filter,
-    a form, its validation) for a request whose query names none of its filters: every filter
-    then keeps the rows as they are, so the answer is the same. A parameter that merely starts
-    with a filter's name (``status_in``, ``updated_since_x``) still goes through the FilterSet,
-    which decides as before."""
+    a form, its validation: ~0.7 ms) where the answer is known without it:
+
+    - the query names none of its filters: every filter then keeps the rows as they are;
+    - the query names one ``IdFilter`` only, once, as a plain positive number in its bounds
+      (``?member=42``, the integrators' usual read): the FilterSet would clean it to that very
+      number and filter on it, which is done here directly.
+
+    Anything else (a parameter that merely starts with a filter's name, such as ``status_in``;
+    ``member=042``, ``member=4.0``, a repeated or out-of-range id; several filters) still goes
+    through the FilterSet, which decides and answers 400 as before."""
 
     def filter_queryset(self, request, queryset, view):
         filterset_class = self.get_filterset_class(view, queryset)
-        if filterset_class is not None and not _names_a_filter(
-            request.query_params, filterset_class.base_filters
-        ):
-            return queryset
+        if filterset_class is not None:
+            params = request.query_params
+            named = [key for key in params if _names_a_filter(key, filterset_class.base_filters)]
+            if not named:
+                return queryset
+            lookup = _plain_id_lookup(params, named, filterset_class.base_filters)
+            if lookup is not None:
+                return queryset.filter(**lookup)
         return super().filter_queryset(request, queryset, view)
 
 
-def _names_a_filter(params, filters) -> bool:
-    return any(key.startswith(name) for key in params for name in filters)
+def _names_a_filter(key: str, filters) -> bool:
+    return any(key.startswith(name) for name in filters)
+
+
+_PLAIN_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def _plain_id_lookup(params, named: list[str], filters) -> dict[str, int] | None:
+    """``{"member_id__exact": 42}`` when the only filter named is an ``IdFilter`` given once as
+    a plain number it accepts, else None."""
+    if len(named) != 1:
+        return None
+    name = named[0]
+    id_filter = filters.get(name)
+    values = params.getlist(name)
+    if (
+        type(id_filter) is not IdFilter
+        or id_filter.method is not None
+        or id_filter.exclude
+        or id_filter.distinct
+        or len(values) != 1
+        or not _PLAIN_ID.fullmatch(values[0])
+    ):
+        return None
+    value = int(values[0])
+    if not id_filter.extra["min_value"] <= value <= id_filter.extra["max_value"]:
+        return None
+    return {f"{id_filter.field_name}__{id_filter.lookup_expr}": value}
 
 
 class ConsistentOrderingFilter(OrderingFilter):

@@ -67,6 +67,8 @@ def test_lists_without_filters_skip_the_filterset(api, tenant_a, monkeypatch):
     body = client.get(f"/api/v1/members?status=active&owner={tenant_a.msm.pk}").json()
     assert body["count"] == 0
     assert client.get(f"/api/v1/engagements?member={members[0].pk}").json()["results"]
+    assert built == ["members"]  # a plain ?member=<id> is applied without the FilterSet
+    assert client.get(f"/api/v1/engagements?member=0{members[0].pk}").json()["results"]
     assert built == ["members", "engagements"]
 
 
