@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -41,8 +41,10 @@ from engagement.selectors import (
 )
 from members.models import Advocacy, Member, MembershipEvent
 from members.selectors import MemberHeadline, _tenure_days
+from milestones.models import Commitment
+from milestones.selectors import _board
 from ops.prepared import PreparedRead
-from outcomes.models import AppropriateExperience
+from outcomes.models import AppropriateExperience, Goal
 from tenancy.models import Organization, Seat, User
 from tenancy.rules import require_same_organization
 
@@ -286,3 +288,46 @@ def member_headline_results(
         referrals=referrals,
         nps_latest=nps_latest,
     )
+
+
+def _team(*, organization_id: int) -> QuerySet[Seat]:
+    return (
+        Seat.objects.for_org(organization_id).select_related("user").order_by("role", "user__email")
+    )
+
+
+_TEAM = PreparedRead(_team, organization_id=int)
+
+
+def organization_team(*, organization: Organization) -> list[Seat]:
+    """``tenancy.selectors.organization_team`` (the seats with their users, admins first),
+    compiled once per connection: the ownership section offers every seat on every page."""
+    return _TEAM.rows(organization_id=organization.pk)
+
+
+def _goal_commitments(*, organization_id: int, member_id: int) -> QuerySet[Commitment]:
+    return (
+        Commitment.objects.for_org(organization_id)
+        .filter(goal__member_id=member_id)
+        .order_by(F("due_on").asc(nulls_last=True), "pk")
+    )
+
+
+_GOAL_COMMITMENTS = PreparedRead(_goal_commitments, organization_id=int, member_id=int)
+
+
+def accountability_boards(
+    *, organization: Organization, member: Member, goals: list[Goal]
+) -> list[dict[str, Any]]:
+    """``milestones.selectors.accountability_boards_for_goals`` for some of ``member``'s
+    goals: the commitments of the member's goals, compiled once per connection, instead of a
+    queryset of the goals' ids built per page (the page shows no commitment's owner, so no
+    seat is joined)."""
+    require_same_organization(organization, member=member)
+    if not goals:
+        return []
+    by_goal: dict[int, list[Commitment]] = {goal.pk: [] for goal in goals}
+    for commitment in _GOAL_COMMITMENTS.rows(organization_id=organization.pk, member_id=member.pk):
+        if commitment.goal_id in by_goal:
+            by_goal[commitment.goal_id].append(commitment)
+    return [_board(goal, by_goal[goal.pk]) for goal in goals]

@@ -27,8 +27,10 @@ from engagement.selectors import (
 )
 from members.blank_forms import blank_form
 from members.m360_reads import (
+    accountability_boards,
     member_headline_results,
     member_timeline,
+    organization_team,
     relationship_and_experience,
 )
 from members.member_page_rows import context_event_rows, engagement_rows, milestone_rows
@@ -44,7 +46,7 @@ from members.paging import counted_page, empty_page
 from members.selectors import latest_ownership_changes
 from members.widget_html import PLAIN_WIDGETS
 from milestones.models import Commitment
-from milestones.selectors import accountability_boards_for_goals, milestone_timeline
+from milestones.selectors import milestone_timeline
 from orchestration.forms import OwnerReassignForm
 from orchestration.selectors import member_events, member_nudges, member_work_present
 from orchestration.tasks_services import member_tasks
@@ -53,7 +55,7 @@ from outcomes.forms import ConditionAssessForm, DesiredOutcomeForm, GoalForm, Go
 from outcomes.models import DesiredOutcome, Goal
 from outcomes.selectors import OPEN_STATUSES, goal_pace, member_outcome_tree
 from tenancy.models import Organization
-from tenancy.selectors import organization_team, organization_today
+from tenancy.selectors import organization_today
 
 Bound = Mapping[str, forms.Form]
 SECTION_PAGE_SIZE = 10
@@ -227,7 +229,7 @@ def plan_context(
 ) -> dict[str, Any]:
     """The joint-accountability board of each open goal."""
     reads = _reads(reads, organization, member)
-    boards = accountability_boards_for_goals(organization=organization, goals=reads.open_goals)
+    boards = accountability_boards(organization=organization, member=member, goals=reads.open_goals)
     complete_url = id_url("members:commitment_complete", organization, "commitment_id")
     reopen_url = id_url("members:commitment_reopen", organization, "commitment_id")
     for board in boards:

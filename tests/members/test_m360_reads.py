@@ -21,11 +21,17 @@ from engagement.selectors import (
 )
 from members import m360_reads
 from members.selectors import member_headline_results
+from milestones.models import Commitment
+from milestones.selectors import accountability_boards_for_goals
+from tenancy.selectors import organization_team
 from tests.factories import (
     AppropriateExperienceFactory,
+    CommitmentFactory,
     ContextEventFactory,
     EngagementFactory,
+    GoalFactory,
     MemberFactory,
+    SeatFactory,
 )
 from tests.members.test_selectors import TODAY, answer, days_ago, event
 
@@ -120,6 +126,7 @@ def test_timeline_as_the_selectors_read_it(tenant_a):
     [
         m360_reads.member_timeline,
         m360_reads.relationship_and_experience,
+        functools.partial(m360_reads.accountability_boards, goals=[]),
         functools.partial(m360_reads.member_headline_results, today=TODAY),
     ],
 )
@@ -162,3 +169,50 @@ def test_header_results_as_member_headline_results_counts_them(tenant_a, tenant_
         1,
         7,
     )
+
+
+def test_the_team_as_organization_team_reads_it(tenant_a, tenant_b):
+    SeatFactory(organization=tenant_a.organization, role="viewer")
+    SeatFactory(organization=tenant_b.organization)
+    for tenant in (tenant_a, tenant_b):
+        org = tenant.organization
+        ours = m360_reads.organization_team(organization=org)
+        assert ours == list(organization_team(organization=org))
+        assert [seat.user.email for seat in ours] == [
+            seat.user.email for seat in organization_team(organization=org)
+        ]
+
+
+def _shape(boards):
+    return [
+        (
+            board["goal"].pk,
+            board["blind_spot"],
+            {party: [c.pk for c in commitments] for party, commitments in board["columns"].items()},
+        )
+        for board in boards
+    ]
+
+
+def test_boards_as_accountability_boards_for_goals_reads_them(tenant_a):
+    org = tenant_a.organization
+    member = MemberFactory(organization=org)
+    first, second, third = (GoalFactory(desired_outcome__member=member) for _ in range(3))
+    today = timezone.localdate()
+    for goal, party, due in [
+        (first, Commitment.Party.MEMBER_OUTSIDE, 9),
+        (first, Commitment.Party.TOGETHER, None),
+        (first, Commitment.Party.TOGETHER, 3),
+        (second, Commitment.Party.MEMBER_INSIDE, 1),
+        (third, Commitment.Party.MEMBER_OUTSIDE, 2),
+    ]:
+        CommitmentFactory(
+            goal=goal, party=party, due_on=None if due is None else today + dt.timedelta(days=due)
+        )
+    CommitmentFactory(goal=GoalFactory(desired_outcome__member=MemberFactory(organization=org)))
+    for goals in ([], [first], [second, first], [first, second, third]):
+        ours = m360_reads.accountability_boards(organization=org, member=member, goals=goals)
+        assert _shape(ours) == _shape(
+            accountability_boards_for_goals(organization=org, goals=goals)
+        )
+    assert [board["blind_spot"] for board in ours] == [False, True, False]
