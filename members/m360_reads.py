@@ -9,8 +9,9 @@ building and compiling them cost several times what PostgreSQL spends running th
 same reads are three fixed SQL texts, written once per process (each a ``UNION ALL`` of two
 tables' reads, so one round trip each), plus the required experience elements through
 ``PreparedRead``. The answers are those of ``relationship_and_experience``,
-``member_timeline_engagements``, ``member_timeline_context_events`` and
-``member_headline_results`` (tests pin it).
+``member_timeline_engagements``, ``member_timeline_context_events``,
+``member_headline_results`` and ``gap_explanation_and_trend`` (tests pin it); the boards and
+the team are read through ``PreparedRead`` for the same reason.
 
 Every statement is scoped to the organization by a parameter, as ``for_org`` would scope it,
 and another organization's member is refused before any is run.
@@ -44,7 +45,8 @@ from members.selectors import MemberHeadline, _tenure_days
 from milestones.models import Commitment
 from milestones.selectors import _board
 from ops.prepared import PreparedRead
-from outcomes.models import AppropriateExperience, Goal
+from outcomes.explain import _SNAPSHOT_WITH_RUN, GapExplanation, _explain
+from outcomes.models import AppropriateExperience, Goal, SuccessGapSnapshot
 from tenancy.models import Organization, Seat, User
 from tenancy.rules import require_same_organization
 
@@ -331,3 +333,48 @@ def accountability_boards(
         if commitment.goal_id in by_goal:
             by_goal[commitment.goal_id].append(commitment)
     return [_board(goal, by_goal[goal.pk]) for goal in goals]
+
+
+_TREND_DAYS = 90  # the header's sparkline: gap_explanation_and_trend's default window
+
+
+@functools.cache
+def _trend_sql() -> str:
+    """(id, computed at, gap) of the member's snapshots since a time and of the latest one
+    before it, oldest first: the read of ``outcomes.explain._trend_with_one_before``, on
+    PostgreSQL two range scans of the (organization, member, computed_at) index."""
+    table = connection.ops.quote_name(SuccessGapSnapshot._meta.db_table)
+    # Only the table name and placeholders go into the text.
+    return (
+        f"SELECT id, computed_at, gap FROM {table}"  # noqa: S608
+        " WHERE organization_id = %s AND member_id = %s AND (computed_at >= %s OR id = ("
+        f" SELECT id FROM {table}"
+        " WHERE organization_id = %s AND member_id = %s AND computed_at < %s"
+        " ORDER BY computed_at DESC, id DESC LIMIT 1))"
+        " ORDER BY computed_at, id"
+    )
+
+
+def gap_explanation_and_trend(
+    *, organization: Organization, member: Member, now: dt.datetime | None = None
+) -> tuple[GapExplanation, list[tuple[dt.datetime, float | None]]]:
+    """``outcomes.explain.gap_explanation_and_trend`` over its default 90 days, its trend read
+    a fixed SQL text instead of a queryset (with a subquery) built and compiled per page; the
+    latest snapshot with its run and the explanation come from ``outcomes.explain`` itself."""
+    require_same_organization(organization, member=member)
+    now = now or timezone.now()
+    since = now - dt.timedelta(days=_TREND_DAYS)
+    month_ago = now - dt.timedelta(days=30)
+    ids = [organization.pk, member.pk, connection.ops.adapt_datetimefield_value(since)]
+    with connection.cursor() as cursor:
+        cursor.execute(_trend_sql(), ids * 2)
+        rows = [(pk, _moment(at), gap) for pk, at, gap in cursor.fetchall()]
+    trend = [(at, gap) for _, at, gap in rows if at >= since]
+    latest = (
+        _SNAPSHOT_WITH_RUN.first(organization_id=organization.pk, snapshot_id=rows[-1][0])
+        if rows
+        else None
+    )
+    previous_gap = rows[-2][2] if len(rows) > 1 else None
+    month_ago_gap = next((gap for _, at, gap in reversed(rows) if at <= month_ago), None)
+    return _explain(latest, previous_gap, lambda: month_ago_gap), trend

@@ -28,6 +28,7 @@ from engagement.selectors import (
 from members.blank_forms import blank_form
 from members.m360_reads import (
     accountability_boards,
+    gap_explanation_and_trend,
     member_headline_results,
     member_timeline,
     organization_team,
@@ -50,7 +51,6 @@ from milestones.selectors import milestone_timeline
 from orchestration.forms import OwnerReassignForm
 from orchestration.selectors import member_events, member_nudges, member_work_present
 from orchestration.tasks_services import member_tasks
-from outcomes.explain import gap_explanation_and_trend
 from outcomes.forms import ConditionAssessForm, DesiredOutcomeForm, GoalForm, GoalProgressForm
 from outcomes.models import DesiredOutcome, Goal
 from outcomes.selectors import OPEN_STATUSES, goal_pace, member_outcome_tree

@@ -23,6 +23,7 @@ from members import m360_reads
 from members.selectors import member_headline_results
 from milestones.models import Commitment
 from milestones.selectors import accountability_boards_for_goals
+from outcomes.explain import gap_explanation_and_trend
 from tenancy.selectors import organization_team
 from tests.factories import (
     AppropriateExperienceFactory,
@@ -33,6 +34,7 @@ from tests.factories import (
     MemberFactory,
     SeatFactory,
 )
+from tests.members.test_member_page_reads import _snapshot
 from tests.members.test_selectors import TODAY, answer, days_ago, event
 
 pytestmark = pytest.mark.django_db
@@ -127,6 +129,7 @@ def test_timeline_as_the_selectors_read_it(tenant_a):
         m360_reads.member_timeline,
         m360_reads.relationship_and_experience,
         functools.partial(m360_reads.accountability_boards, goals=[]),
+        m360_reads.gap_explanation_and_trend,
         functools.partial(m360_reads.member_headline_results, today=TODAY),
     ],
 )
@@ -216,3 +219,20 @@ def test_boards_as_accountability_boards_for_goals_reads_them(tenant_a):
             accountability_boards_for_goals(organization=org, goals=goals)
         )
     assert [board["blind_spot"] for board in ours] == [False, True, False]
+
+
+@pytest.mark.parametrize(
+    "history",
+    [(), (1,), (1, 3), (1, 45), (1, 3, 45), (1, 3, 120), (40, 120), (1, 2, 3, 100, 200), (95,)],
+)
+def test_gap_explanation_and_trend_as_outcomes_explain_reads_them(tenant_a, history):
+    org = tenant_a.organization
+    member = MemberFactory(organization=org)
+    for days in history:
+        _snapshot(member, days_ago=days, gap=days)
+    _snapshot(MemberFactory(organization=org), days_ago=2, gap=50)
+    now = timezone.now()
+    for when in (now, now - dt.timedelta(days=35)):
+        ours = m360_reads.gap_explanation_and_trend(organization=org, member=member, now=when)
+        assert ours == gap_explanation_and_trend(organization=org, member=member, now=when)
+        assert all(at.tzinfo is not None for at, _gap in ours[1])
