@@ -11,11 +11,13 @@ from typing import Final
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import DateField, F, QuerySet, Value
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from audit.services import audit_record
 from members.models import Member
+from ops.prepared import PreparedRead
 from orchestration.models import Task
 from tenancy.models import Organization, Seat
 from tenancy.rules import require_same_organization
@@ -149,6 +151,25 @@ def task_reassign(*, organization: Organization, task: Task, owner: Seat | None)
 # --- reads ---------------------------------------------------------------------------------
 
 
+def _open_tasks_due_by(*, organization_id: int, owner_id: int, until: str) -> QuerySet[Task]:
+    """A seat's open tasks due on or before ``until`` (an ISO date, cast to a date in SQL so
+    ``PreparedRead`` can bind it as a string), soonest first, with their members."""
+    return (
+        Task.objects.for_org(organization_id)
+        .filter(
+            owner_id=owner_id,
+            done_at__isnull=True,
+            due_on__lte=Cast(Value(until), DateField()),
+        )
+        .select_related("member")
+        .order_by("due_on", "pk")
+    )
+
+
+# Compiled once per connection: My book lists the seat's tasks on every visit.
+_OPEN_TASKS_DUE_BY = PreparedRead(_open_tasks_due_by, organization_id=int, owner_id=int, until=str)
+
+
 def tasks_for_seat(
     *,
     organization: Organization,
@@ -160,15 +181,10 @@ def tasks_for_seat(
     next ``upcoming_days`` days. Each task comes with its member. One query."""
     require_same_organization(organization, seat=seat)
     today = today or organization_today(organization)
-    tasks = (
-        Task.objects.for_org(organization)
-        .filter(
-            owner_id=seat.pk,
-            done_at__isnull=True,
-            due_on__lte=today + dt.timedelta(days=upcoming_days),
-        )
-        .select_related("member")
-        .order_by("due_on", "pk")
+    tasks = _OPEN_TASKS_DUE_BY.rows(
+        organization_id=organization.pk,
+        owner_id=seat.pk,
+        until=(today + dt.timedelta(days=upcoming_days)).isoformat(),
     )
     grouped: dict[str, list[Task]] = {"overdue": [], "today": [], "upcoming": []}
     for task in tasks:
