@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.worker_processes import ROOT, broker_client, start_worker, stop_workers
 
 
 def redis_is_up() -> bool:
@@ -42,6 +42,14 @@ def broker_settings(kind: str, tmp_path: Path) -> dict[str, str]:
     }
 
 
+def client_for(env: dict[str, str], folder: Path) -> Celery:
+    """A client on the worker's broker (its queue folders under ``folder`` for the file
+    broker) and result store."""
+    client = broker_client("tandem-test", env["CELERY_BROKER_URL"], folder)
+    client.conf.result_backend = env["CELERY_RESULT_BACKEND"]
+    return client
+
+
 BROKERS = ["filesystem"] + (["redis"] if redis_is_up() or os.environ.get("CI") else [])
 
 
@@ -49,7 +57,6 @@ BROKERS = ["filesystem"] + (["redis"] if redis_is_up() or os.environ.get("CI") e
 @pytest.mark.parametrize("kind", BROKERS)
 def test_a_real_worker_consumes_the_broker(kind, tmp_path, monkeypatch):
     (tmp_path / "results").mkdir()
-    (tmp_path / "broker" / "queue").mkdir(parents=True)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
@@ -57,46 +64,16 @@ def test_a_real_worker_consumes_the_broker(kind, tmp_path, monkeypatch):
         "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}",
         **broker_settings(kind, tmp_path),
     }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--concurrency=1",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel=WARNING",
-            "--pool=solo",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    workers = {"worker": start_worker(tmp_path, "worker", "ping", env)}
     # Celery lets CELERY_BROKER_URL in the environment win over configuration, so the client in
     # this process must see the same variables as the worker.
     for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
         monkeypatch.setenv(name, env[name])
     try:
-        # A client pointed at the same broker and result store as the worker.
-        client = Celery("tandem-test")
-        client.conf.broker_url = env["CELERY_BROKER_URL"]
-        client.conf.result_backend = env["CELERY_RESULT_BACKEND"]
-        if kind == "filesystem":
-            folder = str(tmp_path / "broker" / "queue")
-            client.conf.broker_transport_options = {
-                "data_folder_in": folder,
-                "data_folder_out": folder,
-                "store_processed": False,
-            }
-        result = client.send_task("tandem.ping")
+        result = client_for(env, tmp_path).send_task("tandem.ping")
         assert result.get(timeout=60) == "pong"
     finally:
-        worker.terminate()
-        output = worker.communicate(timeout=30)[0].decode()
+        output = stop_workers(tmp_path, workers)
     assert "Traceback" not in output, output
 
 
@@ -153,35 +130,9 @@ def test_a_real_worker_recomputes_a_members_success_gap(kind, tmp_path, monkeypa
     organization_id, member_id = map(int, manage("shell", "-c", SETUP_SCRIPT).split())
     for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "TANDEM_VAR_DIR", "DATABASE_URL"):
         monkeypatch.setenv(name, env[name])
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel=WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    workers = {"worker": start_worker(tmp_path, "worker", "recompute", env)}
     try:
-        client = Celery("tandem-test")
-        client.conf.broker_url = env["CELERY_BROKER_URL"]
-        client.conf.result_backend = env["CELERY_RESULT_BACKEND"]
-        if kind == "filesystem":
-            folder = str(tmp_path / "broker" / "queue")
-            client.conf.broker_transport_options = {
-                "data_folder_in": folder,
-                "data_folder_out": folder,
-                "store_processed": False,
-            }
+        client = client_for(env, tmp_path)
         kwargs = {"organization_id": organization_id, "member_ids": [member_id]}
         result = client.send_task("outcomes.recompute_members", kwargs=kwargs)
         assert result.get(timeout=60) == 1
@@ -195,5 +146,4 @@ def test_a_real_worker_recomputes_a_members_success_gap(kind, tmp_path, monkeypa
             assert time.monotonic() < deadline, counted
             time.sleep(1)
     finally:
-        worker.terminate()
-        worker.communicate(timeout=30)
+        stop_workers(tmp_path, workers)
