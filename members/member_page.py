@@ -88,6 +88,11 @@ def _page(rows: QuerySet, params: Mapping[str, str] | None, name: str) -> Page:
     return counted_page(rows, (params or {}).get(name), SECTION_PAGE_SIZE)
 
 
+def _member_url(name: str, organization: Organization, member: Member) -> str:
+    """The URL of the member's action ``name``, its pattern reversed once per process."""
+    return id_url(name, organization, "member_id")(member.pk)
+
+
 class MemberReads:
     """What several sections show, read once per page: the organization's today, and the
     desired outcomes with their goals (the outcomes section and the plan both show goals)."""
@@ -193,6 +198,7 @@ def outcomes_context(
     return {
         "outcomes": outcomes,
         "outcome_form": _form(bound, "outcome", DesiredOutcomeForm),
+        "outcome_create_url": _member_url("members:outcome_create", organization, member),
         "experience": reads.experience,
     }
 
@@ -249,6 +255,7 @@ def timeline_context(*, organization: Organization, member: Member, **_: Any) ->
     return {
         "engagements_html": engagement_items_html(engagement_rows(engagements)),
         "context_events_html": context_event_items_html(context_event_rows(events)),
+        "log_url": _member_url("members:log_engagement", organization, member),
     }
 
 
@@ -273,7 +280,11 @@ def ownership_context(
             seat = team.get(getattr(change, f"{field}_id"))
             if seat is not None:
                 setattr(change, field, seat)
-    return {"owner_form": owner_form, "ownership": ownership}
+    return {
+        "owner_form": owner_form,
+        "owner_url": _member_url("members:owner_reassign", organization, member),
+        "ownership": ownership,
+    }
 
 
 def _work_page(

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import pytest
 from django.template import Context, Template
+from django.template.loader import get_template
 
-from members.page_html import context_event_items_html, engagement_items_html
+from members.page_html import (
+    action_errors_html,
+    context_event_items_html,
+    engagement_items_html,
+)
 
 # The loops of members/detail.html the writers stand for, as they were.
 ENGAGEMENT_LOOP = Template(
@@ -71,3 +76,9 @@ def test_engagement_items_as_the_loop_wrote_them(rows):
 )
 def test_context_items_as_the_loop_wrote_them(rows):
     assert context_event_items_html(rows) == CONTEXT_LOOP.render(Context({"context_events": rows}))
+
+
+@pytest.mark.parametrize("errors", [[], ["Already done."], [NASTY, "Two & three"]])
+def test_action_errors_as_the_include_wrote_them(errors):
+    include = get_template("members/_action_errors.html")
+    assert action_errors_html(errors) == include.render({"errors": errors})
