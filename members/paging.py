@@ -51,3 +51,24 @@ def page_of(
     """Page ``number`` (``Paginator.get_page``'s rules) of a list of ``count`` rows whose page
     ``read(offset, limit)`` reads: for a caller that counts and reads with its own SQL."""
     return _CountedPaginator(_ReadOnSlice(read), per_page, count).get_page(number)
+
+
+def first_page_counted(
+    read: Callable[[int, int], tuple[list[Any], int]],
+    count: Callable[[], int],
+    *,
+    number: str | None,
+    per_page: int,
+) -> Page:
+    """``counted_page`` for a caller with its own SQL: ``read(offset, limit)`` returns a page's
+    rows with the count of all rows (a window), so the first page is one query; another page
+    is counted by ``count()`` first, then read (``Paginator.get_page``'s rules)."""
+    if number not in (None, "", "1"):
+        return page_of(
+            lambda offset, limit: read(offset, limit)[0],
+            count=count(),
+            number=number,
+            per_page=per_page,
+        )
+    rows, total = read(0, per_page)
+    return Page(rows, 1, _CountedPaginator(rows, per_page, total))

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST, require_safe
 from engagement.forms import LogEngagementForm
 from engagement.selectors import direction_mix
 from engagement.services import engagement_record
+from members.book_events import book_events_page
 from members.forms import MemberFilterForm
 from members.member_page import (
     PAGED_SECTIONS,
@@ -34,7 +35,6 @@ from members.member_page import (
     timeline_context,
 )
 from members.models import Member
-from members.paging import counted_page
 from members.selectors import member_table_page, member_tiers, members_for_list
 from members.services import member_assign_owner
 from members.table_rows import member_table_rows
@@ -48,7 +48,6 @@ from milestones.services import (
 )
 from orchestration.forms import OwnerReassignForm
 from orchestration.models import Task
-from orchestration.selectors import events_to_announce_or_confirm
 from orchestration.tasks_services import task_complete, task_reopen, tasks_for_seat
 from outcomes.forms import ConditionAssessForm, DesiredOutcomeForm, GoalForm, GoalProgressForm
 from outcomes.models import Condition, DesiredOutcome, Goal
@@ -127,9 +126,14 @@ def _book_tasks(request: HttpRequest, *, bound: Bound | None = None) -> dict[str
 
 def _book_events(request: HttpRequest) -> dict[str, Any]:
     """The events of my members to announce or to have confirmed this week."""
-    events = events_to_announce_or_confirm(organization=request.organization, owner=request.seat)
+    page = book_events_page(
+        organization=request.organization,
+        owner=request.seat,
+        number=request.GET.get("events_page"),
+        per_page=BOOK_PANEL_SIZE,
+    )
     return {
-        "events_page": counted_page(events, request.GET.get("events_page"), BOOK_PANEL_SIZE),
+        "events_page": page,
         "events_query": _query_without(request, "events_page", "panel"),
     }
 
