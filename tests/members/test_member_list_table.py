@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import random
 
 import pytest
 from django.core.paginator import Paginator
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from members import table_rows
 from members.models import Member
 from members.selectors import (
     SEARCH_COLUMNS,
@@ -20,6 +22,7 @@ from members.selectors import (
     members_for_list,
 )
 from outcomes.scoring import success_gaps_recompute
+from tenancy.templatetags.ui import band_badge, trend_arrow
 from tests.factories import GoalFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -173,3 +176,19 @@ def test_the_search_is_written_as_the_trigram_index_reads_it(db):
         )
         plan = "\n".join(line for (line,) in cursor.fetchall())
     assert plan.count("Bitmap Index Scan on member_search_trgm") == 3, plan
+
+
+def test_the_kept_badge_and_trend_cells_are_the_tags_markup():
+    """Cells kept per process by what they show are what the template tags write for every
+    gap, however it rounds (ties, negatives, no gap, no previous snapshot)."""
+    gaps = [None, 0.0, 0.4, 0.5, 0.6, -0.4, 1.5, 2.5, 12.49, 12.5, 40.0, 99.5, 100.0, 1e6]
+    rng = random.Random(8)
+    gaps += [rng.uniform(-5, 105) for _ in range(300)]
+    for band in ["at_risk", "watch", "on_track", "no_outcome", "", None, "<odd>"]:
+        for gap in gaps:
+            assert table_rows._badge(band, gap) == band_badge(band, gap), (band, gap)
+    for gap, previous in itertools.product(gaps[:14], gaps[:14]):
+        assert table_rows._trend(gap, previous) == trend_arrow(gap, previous), (gap, previous)
+    for _ in range(2000):
+        gap, previous = rng.uniform(0, 100), rng.uniform(0, 100)
+        assert table_rows._trend(gap, previous) == trend_arrow(gap, previous), (gap, previous)
