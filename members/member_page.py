@@ -38,9 +38,11 @@ from members.member_page_rows import context_event_rows, engagement_rows, milest
 from members.models import Member
 from members.page_html import (
     action_errors_html,
+    commitment_item_html,
     context_event_items_html,
     engagement_items_html,
     id_url,
+    milestone_item_html,
     with_html,
 )
 from members.paging import counted_page, empty_page
@@ -222,7 +224,11 @@ def milestones_context(
     def errors_html(milestone: Any) -> SafeString:
         return action_errors_html(action_errors(bound, f"milestone-{milestone.pk}"))
 
-    return {"milestones": milestone_rows(timeline, action_url, errors_html)}
+    milestones = milestone_rows(timeline, action_url, errors_html)
+    for rows in milestones.values():
+        for row in rows:
+            row["html"] = milestone_item_html(row)
+    return {"milestones": milestones}
 
 
 def plan_context(
@@ -241,10 +247,15 @@ def plan_context(
     for board in boards:
         for commitments in board["columns"].values():
             for commitment in commitments:
-                url = reopen_url if commitment.done_at else complete_url
-                commitment.action_url = url(commitment.pk)
-                commitment.action_errors_html = action_errors_html(
-                    action_errors(bound, f"commitment-{commitment.pk}")
+                done = bool(commitment.done_at)
+                commitment.html = commitment_item_html(
+                    pk=commitment.pk,
+                    description=commitment.description,
+                    done=done,
+                    action_url=(reopen_url if done else complete_url)(commitment.pk),
+                    errors_html=action_errors_html(
+                        action_errors(bound, f"commitment-{commitment.pk}")
+                    ),
                 )
     return {"boards": boards, "party_labels": dict(Commitment.Party.choices)}
 

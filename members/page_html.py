@@ -185,3 +185,143 @@ def context_event_items_html(rows: Sequence[Mapping[str, Any]]) -> SafeString:
             )
         )
     return SafeString("".join(items))
+
+
+class ActionRowHtml:
+    """A list item carrying one action form, in the two ways the page writes it.
+
+    For a seat that may act, ``before_token`` and ``after_token``: the template writes
+    ``{% csrf_token %}`` between them (only the template knows the token). For a viewer,
+    ``read_only``: the item without its form. Every part is markup whose values the writer
+    escaped."""
+
+    def __init__(
+        self, start: str, form_open: str, form_close: str, end: str, viewer_part: str = ""
+    ) -> None:
+        self._start = start
+        self._form_open = form_open
+        self._form_close = form_close
+        self._end = end
+        self._viewer_part = viewer_part
+
+    @property
+    def before_token(self) -> SafeString:
+        return SafeString(self._start + self._form_open)
+
+    @property
+    def after_token(self) -> SafeString:
+        return SafeString(self._form_close + self._end)
+
+    @property
+    def read_only(self) -> SafeString:
+        return SafeString(self._start + self._viewer_part + self._end)
+
+
+# A milestone of the timeline, as the milestones section's loop wrote it.
+_MILESTONE_START = (
+    '\n          <li class="milestone milestone-{status}" id="milestone-{pk}">\n'
+    '            <span aria-hidden="true">{mark}</span>\n'
+    "            {name}\n"
+    '            <span class="muted small">{note}</span>\n'
+    "            "
+)
+_MILESTONE_FORM_OPEN = (
+    "\n              \n"
+    '                <form method="post" action="{url}"\n'
+    '                      hx-post="{url}" hx-target="#milestones" hx-swap="outerHTML"'
+    ' class="inline-form">\n'
+    "                  "
+)
+_MILESTONE_REOPEN = (
+    '<button type="submit" class="link-button">Reopen<span class="visually-hidden">'
+    " “{name}”</span></button>\n"
+    "                </form>\n"
+    "              \n"
+    "            "
+)
+_MILESTONE_ACHIEVE = (
+    '<button type="submit" class="button button-small">Mark achieved'
+    '<span class="visually-hidden">: “{name}”</span></button>\n'
+    "                </form>\n"
+    "              \n"
+    "            "
+)
+_MILESTONE_END = "\n            {errors}\n          </li>\n        "
+
+
+def milestone_item_html(row: Mapping[str, Any]) -> ActionRowHtml:
+    """A milestone (``member_page_rows.milestone_rows``) with its achieve or reopen form."""
+    esc = conditional_escape
+    name, url = esc(row["name"]), esc(row["action_url"])
+    done = row["done"]
+    return ActionRowHtml(
+        start=_MILESTONE_START.format(
+            status=esc(row["status"]),
+            pk=esc(row["pk"]),
+            mark="✓" if done else "○",
+            name=name,
+            note=esc(row["note"]),
+        ),
+        form_open=_MILESTONE_FORM_OPEN.format(url=url),
+        form_close=(_MILESTONE_REOPEN if done else _MILESTONE_ACHIEVE).format(name=name),
+        end=_MILESTONE_END.format(errors=esc(row["errors_html"])),
+    )
+
+
+# A commitment of a goal's plan, as the plan section's loop wrote it.
+_COMMITMENT_START = (
+    '\n                <li class="commitment{done_class}" id="commitment-{pk}">\n                  '
+)
+_COMMITMENT_FORM_OPEN = (
+    "\n                    \n"
+    '                      <form method="post" action="{url}"\n'
+    '                            hx-post="{url}" hx-target="#plan" hx-swap="outerHTML"'
+    ' class="inline-form">\n'
+    "                        "
+)
+_COMMITMENT_UNTICK = (
+    '<button type="submit" class="tick tick-done" title="Untick">'
+    '<span aria-hidden="true">✓</span>'
+    '<span class="visually-hidden">Untick “{description}”</span></button>\n'
+    "                      </form>\n"
+    "                    \n"
+    "                  "
+)
+_COMMITMENT_TICK = (
+    '<button type="submit" class="tick" title="Tick as done">'
+    '<span aria-hidden="true">○</span>'
+    '<span class="visually-hidden">Tick “{description}” as done</span></button>\n'
+    "                      </form>\n"
+    "                    \n"
+    "                  "
+)
+_COMMITMENT_MARK = (
+    '\n                    <span aria-hidden="true">{mark}</span>\n                  '
+)
+_COMMITMENT_END = (
+    '\n                  <div>{description}<span class="visually-hidden">{state}</span>\n'
+    "                    {errors}</div>\n"
+    "                </li>\n"
+    "              "
+)
+
+
+def commitment_item_html(
+    *, pk: int, description: str, done: bool, action_url: str, errors_html: SafeString
+) -> ActionRowHtml:
+    """A commitment of the plan with its tick or untick form (a viewer sees the mark)."""
+    esc = conditional_escape
+    description = esc(description)
+    return ActionRowHtml(
+        start=_COMMITMENT_START.format(done_class=" commitment-done" if done else "", pk=esc(pk)),
+        form_open=_COMMITMENT_FORM_OPEN.format(url=esc(action_url)),
+        form_close=(_COMMITMENT_UNTICK if done else _COMMITMENT_TICK).format(
+            description=description
+        ),
+        end=_COMMITMENT_END.format(
+            description=description,
+            state=" (done)" if done else " (open)",
+            errors=esc(errors_html),
+        ),
+        viewer_part=_COMMITMENT_MARK.format(mark="✓" if done else "○"),
+    )
