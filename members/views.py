@@ -25,6 +25,7 @@ from engagement.selectors import direction_mix
 from engagement.services import engagement_record
 from members.book_events import book_events_page
 from members.forms import MemberFilterForm
+from members.list_filters import filter_fields
 from members.member_page import (
     PAGED_SECTIONS,
     Bound,
@@ -75,9 +76,10 @@ def _filter_form(request: HttpRequest) -> MemberFilterForm:
 
 
 def _table(request: HttpRequest, *, owner: Seat | None) -> dict[str, Any]:
-    """The filters and the members table's context: the page (its count and links), the
-    page's rows written in Python from the few columns they show (``members.table_rows``), and
-    the query string the page links start from."""
+    """The filters (their fields written by ``members.list_filters``) and the members table's
+    context: the page (its count and links), the page's rows written in Python from the few
+    columns they show (``members.table_rows``), and the query string the page links start
+    from."""
     form = _filter_form(request)
     page = member_table_page(
         organization=request.organization,
@@ -88,6 +90,8 @@ def _table(request: HttpRequest, *, owner: Seat | None) -> dict[str, Any]:
     )
     return {
         "form": form,
+        # Written when the template shows the filters (not in an htmx answer of the table).
+        "filter_fields": functools.partial(filter_fields, form),
         "page": page,
         "member_rows": member_table_rows(page.object_list, organization=request.organization),
         "query": _query_without_page(request),
