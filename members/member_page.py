@@ -34,6 +34,7 @@ from members.m360_reads import (
     organization_team,
     relationship_and_experience,
 )
+from members.member_page_goals import GoalHtml
 from members.member_page_rows import context_event_rows, engagement_rows, milestone_rows
 from members.models import Member
 from members.page_html import (
@@ -197,6 +198,7 @@ def outcomes_context(
                 condition.assess_form = _form(
                     bound, f"condition-{condition.pk}", ConditionAssessForm
                 )
+            goal.html = GoalHtml(goal)
     return {
         "outcomes": outcomes,
         "outcome_form": _form(bound, "outcome", DesiredOutcomeForm),
