@@ -12,7 +12,7 @@ from outcomes.api import views
 from outcomes.api.serializers import GOAL_CONDITIONS_ATTR
 from outcomes.models import Condition
 from outcomes.selectors import goals_with_conditions
-from tests.factories import ConditionFactory, GoalFactory
+from tests.factories import ConditionFactory, DesiredOutcomeFactory, GoalFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,9 @@ LISTS = ["/api/v1/goals", "/api/v1/goals?page_size=2&page=2", "/api/v1/goals?ord
 
 @pytest.fixture
 def goals(tenant_a):
-    made = [GoalFactory(desired_outcome__organization=tenant_a.organization) for _ in range(4)]
+    org = tenant_a.organization
+    outcome = DesiredOutcomeFactory(member=MemberFactory(organization=org), organization=org)
+    made = [GoalFactory(desired_outcome=outcome) for _ in range(4)]
     for goal, count in zip(made, (0, 1, 3, 2), strict=True):
         for _ in range(count):
             ConditionFactory(goal=goal)
