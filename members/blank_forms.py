@@ -62,6 +62,21 @@ def blank_form(form_class: type[forms.Form], key: str, **kwargs: Any) -> BlankFo
     return BlankForm(template, f"id_{key}_")
 
 
+def blank_form_showing(form_class: type[forms.Form], shown: tuple, **kwargs: Any) -> BlankForm:
+    """The blank ``form_class`` with Django's own ids (``id_<field>``), as ``form_class(
+    renderer=PLAIN_WIDGETS, **kwargs)`` with ``with_html`` would write it, for a form whose
+    markup shows rows read with the page (the seats a hand-over form offers): ``shown`` is
+    all that the markup shows of ``kwargs`` (ids, labels, the initial choice), so a kind is
+    kept per what it shows and a changed row is a new kind, never a stale one."""
+    kind = (form_class, shown, get_language())
+    template = _TEMPLATES.get(kind)
+    if template is None:
+        if len(_TEMPLATES) >= _MAX_KINDS:
+            _TEMPLATES.clear()
+        template = _TEMPLATES[kind] = _Template(form_class, kwargs)
+    return BlankForm(template, "id_")
+
+
 class _BlankField:
     """A blank form's field as the template reads it around the markup: no errors."""
 

@@ -11,7 +11,7 @@ it changed. Every section function takes the same keywords:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django import forms
@@ -25,7 +25,7 @@ from engagement.selectors import (
     Relationship,
     experience_fulfilment_summary,
 )
-from members.blank_forms import blank_form
+from members.blank_forms import BlankForm, blank_form, blank_form_showing
 from members.m360_reads import (
     accountability_boards,
     gap_explanation_and_trend,
@@ -48,7 +48,6 @@ from members.page_html import (
 )
 from members.paging import counted_page, empty_page
 from members.selectors import latest_ownership_changes
-from members.widget_html import PLAIN_WIDGETS
 from milestones.models import Commitment
 from milestones.selectors import milestone_timeline
 from orchestration.forms import OwnerReassignForm
@@ -57,7 +56,7 @@ from orchestration.tasks_services import member_tasks
 from outcomes.forms import ConditionAssessForm, DesiredOutcomeForm, GoalForm, GoalProgressForm
 from outcomes.models import DesiredOutcome, Goal
 from outcomes.selectors import OPEN_STATUSES, goal_pace, member_outcome_tree
-from tenancy.models import Organization
+from tenancy.models import Organization, Seat
 from tenancy.selectors import organization_today
 
 Bound = Mapping[str, forms.Form]
@@ -279,14 +278,8 @@ def ownership_context(
     offers the organization's seats, read with their users; the hand-offs take their seats
     from that list instead of joining three seats and three users per row."""
     team = {seat.pk: seat for seat in organization_team(organization=organization)}
-    owner_form = with_html(
-        (bound or {}).get("owner")
-        or OwnerReassignForm(
-            seats=team.values(),
-            initial={"to_seat": member.owner_id or ""},
-            renderer=PLAIN_WIDGETS,
-        )
-    )
+    failed = (bound or {}).get("owner")
+    owner_form = with_html(failed) if failed else _blank_owner_form(team.values(), member)
     ownership = latest_ownership_changes(organization=organization, member=member)
     for change in ownership:
         for field in ("from_seat", "to_seat", "changed_by"):
@@ -298,6 +291,19 @@ def ownership_context(
         "owner_url": _member_url("members:owner_reassign", organization, member),
         "ownership": ownership,
     }
+
+
+def _blank_owner_form(team: Iterable[Seat], member: Member) -> BlankForm:
+    """The hand-over form offering ``team``, the member's owner chosen; its markup kept per
+    the seats it offers (id, role, name) and that choice."""
+    team = list(team)
+    shown = (
+        tuple((seat.pk, seat.role, seat.user.display_name) for seat in team),
+        member.owner_id,
+    )
+    return blank_form_showing(
+        OwnerReassignForm, shown, seats=team, initial={"to_seat": member.owner_id or ""}
+    )
 
 
 def _work_page(
