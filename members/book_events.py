@@ -66,6 +66,8 @@ NUDGES = f"""
 
 @dataclass
 class EventNudge:
+    """What the panel shows of an announcement or reminder of an event."""
+
     kind_label: str
     status_label: str
     scheduled_for: dt.datetime
@@ -73,6 +75,8 @@ class EventNudge:
 
 @dataclass
 class BookEvent:
+    """What the panel shows of an event (the attributes the template reads)."""
+
     pk: int
     title: str
     status: str

@@ -1,4 +1,6 @@
-"""Pages of a list whose first page, the one nearly every visit shows, costs one query."""
+"""Pages of lists without the paginator's own COUNT: a first page (the one nearly every visit
+shows) that counts its list in the same read, and pages of lists the caller counts and reads
+with its own SQL."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from django.db.models import Count, QuerySet, Window
 
 
 class _CountedPaginator(Paginator):
-    """A paginator told its count by the read of its first page."""
+    """A paginator told its count (by the read of a first page, or the caller's own count)."""
 
     def __init__(self, object_list: Sequence | QuerySet, per_page: int, count: int) -> None:
         super().__init__(object_list, per_page)
