@@ -262,7 +262,8 @@ def plan_context(
 
 
 def timeline_context(*, organization: Organization, member: Member, **_: Any) -> dict[str, Any]:
-    """The latest twenty engagements and context events (one read), as display rows."""
+    """The latest twenty engagements and context events (one read), their items written as
+    the template's loops wrote them."""
     engagements, events = member_timeline(organization=organization, member=member)
     return {
         "engagements_html": engagement_items_html(engagement_rows(engagements)),
@@ -279,7 +280,9 @@ def ownership_context(
     from that list instead of joining three seats and three users per row."""
     team = {seat.pk: seat for seat in organization_team(organization=organization)}
     failed = (bound or {}).get("owner")
-    owner_form = with_html(failed) if failed else _blank_owner_form(team.values(), member)
+    owner_form = (
+        with_html(failed) if failed is not None else _blank_owner_form(team.values(), member)
+    )
     ownership = latest_ownership_changes(organization=organization, member=member)
     for change in ownership:
         for field in ("from_seat", "to_seat", "changed_by"):

@@ -7,6 +7,11 @@ reversing a URL per row and rendering an include per field cost more than the re
 section. Here each URL pattern is reversed once per section and the row's id substituted, and
 the includes' markup (``members/_field.html``, ``_form_errors.html``, ``_action_errors.html``)
 is written byte for byte, with the include's trailing newline.
+
+The longest lists are written here whole, as their template loops wrote them: the timeline's
+items, and the milestones and plan commitments with their action forms (``ActionRowHtml``:
+the template still writes each form's CSRF token between the parts). The goals of the
+outcomes section are in ``members.member_page_goals``.
 """
 
 from __future__ import annotations
