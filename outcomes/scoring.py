@@ -41,12 +41,12 @@ import logging
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
 from members.models import Member
-from outcomes.models import AppropriateExperience, Band, ScoringConfiguration, SuccessGapRun
+from outcomes.models import Band, ScoringConfiguration, SuccessGapRun
 from tenancy.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -76,6 +76,16 @@ class Dialect:
         """Keep a subquery from being flattened, so its columns are computed once per row
         (PostgreSQL's OFFSET 0; SQLite needs a LIMIT before an OFFSET)."""
         return " OFFSET 0" if self.vendor == "postgresql" else " LIMIT -1 OFFSET 0"
+
+    def days_before_now(self, days: str) -> str:
+        """The moment ``days`` days (an SQL integer) and one second before ``%(now)s``, as a
+        value comparable with a TIMESTAMP column; NULL when ``days`` is NULL."""
+        if self.vendor == "postgresql":
+            return (
+                f"(CAST(%(now)s AS TIMESTAMP WITH TIME ZONE) - ({days}) * INTERVAL '1 day'"
+                " - INTERVAL '1 second')"
+            )
+        return f"datetime(%(now)s, '-' || ({days}) || ' days', '-1 seconds')"
 
     def materialized(self) -> str:
         """A common table expression computed once, not inlined into each use (PostgreSQL
@@ -203,9 +213,16 @@ def counts_sql(d: Dialect, scope: MemberRange) -> str:
         WHERE {where("pm")} AND pm.type IN ('functional', 'operational', 'strategic')
           AND {due_or_done("pm.achieved_at", "pm.due_on")}
         GROUP BY pm.member_id"""
+    # Only engagements inside the organization's longest required cadence can fulfil an
+    # experience, so the aggregate reads those alone (a year of history against a 90-day
+    # cadence is a quarter of the rows), from a second before that edge: rows at the edge are
+    # still judged by the comparison below, as before.
+    longest_cadence = """(SELECT MAX(cadence_days) FROM outcomes_appropriateexperience
+        WHERE organization_id = %(org)s AND required = %(true)s AND is_active = %(true)s)"""
     last_engagement = f"""
         SELECT member_id, type, {d.epoch_days("MAX(occurred_at)")} AS last_day
-        FROM engagement_engagement WHERE {where("")} AND occurred_at >= %(engaged_since)s
+        FROM engagement_engagement
+        WHERE {where("")} AND occurred_at >= {d.days_before_now(longest_cadence)}
         GROUP BY member_id, type"""
     experience = f"""
         SELECT ax.member_id, COUNT(*) AS required,
@@ -376,10 +393,6 @@ MEMBER_LATEST_SQL = """
 
 SCORING_WORK_MEM = "64MB"
 
-# A second before the oldest engagement that can still fulfil an experience: engagements at the
-# edge of the window are then read and judged by the score's own comparison, as before.
-ENGAGEMENT_WINDOW_MARGIN = dt.timedelta(seconds=1)
-
 
 def score_params(
     *,
@@ -390,23 +403,12 @@ def score_params(
     scope: MemberRange,
 ) -> dict:
     """The parameters ``scores_sql`` reads, as of ``today`` (the organization's date) and
-    ``now``.
-
-    ``engaged_since``: only engagements inside the longest cadence of the organization's
-    required, active experiences can fulfil one, so the engagement aggregate reads those alone
-    (a year of history against a 90-day cadence is a quarter of the rows). One small query.
-    """
-    cadence = (
-        AppropriateExperience.objects.for_org(organization)
-        .filter(required=True, is_active=True)
-        .aggregate(longest=Max("cadence_days"))["longest"]
-    )
-    since = now - dt.timedelta(days=cadence or 0) - ENGAGEMENT_WINDOW_MARGIN
+    ``now``."""
     return {
         "org": organization.pk,
         "today": (today - EPOCH).days,
+        "now": connection.ops.adapt_datetimefield_value(now),
         "now_days": (now - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).total_seconds() / 86400,
-        "engaged_since": connection.ops.adapt_datetimefield_value(since),
         "true": True,
         **configuration,
         **scope.params(),
