@@ -468,34 +468,6 @@ def members_for_list(
     return members.order_by(*SORTS.get(sort, SORTS["risk"]))
 
 
-def member_table_values(
-    *, organization: Organization, page: QuerySet[Member], sort: str = "risk"
-) -> QuerySet[Member, dict[str, Any]]:
-    """A page of ``members_for_list`` (a slice of it, sorted by ``sort``) as the few columns
-    the members table shows, with the previous snapshot's gap for the trend arrow: one query.
-    The ORM's statement of ``member_table_page``'s page read, which the tests hold it to.
-
-    The slice picks the page's members as a subquery and only they get the snapshot subquery:
-    in the sliced query itself PostgreSQL would run it for every row the OFFSET skips as well
-    (a thousand times on page 40). The owner's user is joined through the field paths, and the
-    rows are dicts: 25 a page instead of 75 model instances."""
-    from outcomes.models import SuccessGapSnapshot
-
-    previous_gap = (
-        SuccessGapSnapshot.objects.for_org(organization)
-        .filter(member_id=OuterRef("pk"))
-        .order_by("-computed_at", "-pk")
-        .values("gap")[1:2]
-    )
-    return (
-        Member.objects.for_org(organization)
-        .filter(pk__in=page.values("pk"))
-        .annotate(previous_gap=Subquery(previous_gap))
-        .order_by(*SORTS.get(sort, SORTS["risk"]))
-        .values(*MEMBER_TABLE_FIELDS)
-    )
-
-
 # The members table of My book and the member list, in fixed SQL: on every visit the ORM spent
 # more CPU building and compiling the count and the page's query (a filtered slice as a subquery,
 # the previous snapshot's gap) than the database spent running them. The text is written once per

@@ -3,7 +3,7 @@
 Both pages show 25 members at a time. Through the template every row cost a URL reversal, two
 simple tags, a date filter, a choice label and an owner read across two related models: about a
 third of the page's CPU. Here a row is one string built from the few columns the table shows
-(``members.selectors.member_table_values``: no model instances, so no per-row ``post_init``
+(``members.selectors.member_table_page``: no model instances, so no per-row ``post_init``
 signals either). The markup is byte for byte what ``_table.html``'s loop wrote, so the pages
 and their tests see the same HTML.
 
@@ -119,7 +119,7 @@ class _Renews:
 def member_table_rows(
     rows: Iterable[Mapping[str, Any]], *, organization: Organization
 ) -> SafeString:
-    """The table body's rows for ``member_table_values`` rows, as one safe string."""
+    """The table body's rows for ``member_table_page`` rows, as one safe string."""
     head, tail = _detail_url(organization)
     statuses = {value: str(label) for value, label in Member.Status.choices}
     renews = _Renews()

@@ -18,12 +18,12 @@ from members.selectors import (
     SEARCH_COLUMNS,
     _icontains,
     member_table_page,
-    member_table_values,
     members_for_list,
 )
 from outcomes.scoring import success_gaps_recompute
 from tenancy.templatetags.ui import band_badge, trend_arrow
 from tests.factories import GoalFactory, MemberFactory
+from tests.members.table_reference import member_table_values
 
 pytestmark = pytest.mark.django_db
 

@@ -9,11 +9,12 @@ from django.db.models import OuterRef, Subquery
 from django.template import Context, Template
 
 from members.models import Member
-from members.selectors import member_table_values, members_for_list
+from members.selectors import members_for_list
 from members.table_rows import member_table_rows
 from outcomes.models import SuccessGapSnapshot
 from outcomes.scoring import success_gaps_recompute
 from tests.factories import GoalFactory, MemberFactory, SeatFactory, UserFactory
+from tests.members.table_reference import member_table_values
 
 pytestmark = pytest.mark.django_db
 
