@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from operator import attrgetter
 from typing import Any
 
@@ -94,6 +95,13 @@ def _formatter(field: drf_fields.Field) -> Callable[[Any, Any], Any]:
     ):
         return _datetime_formatter(field)
     if (
+        _same(field, drf_fields.DecimalField)
+        and not getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING)
+        and field.decimal_places is not None
+        and field.max_digits is not None
+    ):
+        return _decimal_formatter(field)
+    if (
         _same(field, drf_fields.DateField)
         and not hasattr(field, "format")
         and str(api_settings.DATE_FORMAT).lower() == _ISO
@@ -102,6 +110,24 @@ def _formatter(field: drf_fields.Field) -> Callable[[Any, Any], Any]:
         return lambda value, zone: value.isoformat() if type(value) is dt.date else represent(value)
     represent = field.to_representation
     return lambda value, zone: represent(value)
+
+
+def _decimal_formatter(field: drf_fields.DecimalField) -> Callable[[Any, Any], Any]:
+    """DRF's Decimal quantized to the field's places. A value read from a column of that scale
+    already has that exponent and fits the field's digits: quantizing it would give it back
+    unchanged (no rounding, no overflow), so it is returned as it is; any other value is left
+    to DRF."""
+    represent = field.to_representation
+    exponent, max_digits = -field.decimal_places, field.max_digits
+
+    def number(value: Any, zone: Any) -> Any:
+        if type(value) is Decimal:
+            _, digits, value_exponent = value.as_tuple()
+            if value_exponent == exponent and len(digits) <= max_digits:
+                return value
+        return represent(value)
+
+    return number
 
 
 def _plain_big_integer(field: drf_fields.Field) -> bool:

@@ -1,9 +1,13 @@
 """Lists of a FastRepresentation serializer go through FastListSerializer (the time zone read
 once per list, plain columns read together and left as they are when DRF would not change
 them): the bytes must be DRF's, a subclass's own ``to_representation`` and a ``Meta`` list class
-must still be honoured, and so must a big integer asked as a string."""
+must still be honoured, and so must a big integer asked as a string; decimals of the field's
+scale are passed as they are, any other as DRF quantizes it."""
 
 from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
@@ -90,3 +94,40 @@ def test_a_subclass_with_its_own_output_and_a_meta_list_class_are_kept(engagemen
         listed = WithListClass(rows, many=True)
         assert type(listed) is Listed
         assert JSONRenderer().render(listed.data) == _drf_list(EngagementSerializer, rows)
+
+
+class _Amounts(FastRepresentation, serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=6, decimal_places=2, coerce_to_string=False)
+    text = serializers.DecimalField(max_digits=6, decimal_places=2, coerce_to_string=True)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Decimal("1.25"),
+        Decimal("-0.00"),
+        Decimal("1234.56"),
+        Decimal("1.2"),
+        Decimal("1.255"),
+        Decimal("7"),
+        Decimal("1E+2"),
+        3,
+        1.5,
+        "2.50",
+    ],
+)
+def test_decimals_are_drfs_whatever_their_scale(value):
+    row = SimpleNamespace(amount=value, text=value)
+    fast = _Amounts(row).data
+    reference = serializers.Serializer.to_representation(_Amounts(), row)
+    assert fast == reference
+    assert [type(v) for v in fast.values()] == [type(v) for v in reference.values()]
+    assert str(fast["amount"]) == str(reference["amount"])  # the exponent too
+
+
+def test_a_decimal_too_long_for_the_field_fails_as_in_drf():
+    row = SimpleNamespace(amount=Decimal("12345.67"), text=Decimal("1.00"))
+    with pytest.raises(InvalidOperation):
+        serializers.Serializer.to_representation(_Amounts(), row)
+    with pytest.raises(InvalidOperation):
+        _Amounts(row).data  # noqa: B018 - reading it is the test
