@@ -91,8 +91,9 @@ def main() -> int:
         f"(data ready in {build:.1f}s)"
     )
 
-    run = success_gap_run_start(organization=organization)
     chunks = member_id_chunks(organization=organization, size=args.chunk_size)
+    # As the nightly fan-out opens it: a run of several chunks knows how many members it holds.
+    run = success_gap_run_start(organization=organization, chunked=len(chunks) > 1)
     started = time.perf_counter()
     scored = score_chunks(organization, run, chunks, processes=args.processes)
     engine_seconds = time.perf_counter() - started
