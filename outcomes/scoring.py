@@ -362,6 +362,62 @@ def insert_snapshots_sql(d: Dialect, scope: MemberRange) -> str:
               AND done.member_id = s.member_id)"""
 
 
+# The gap on record changes only when it moves by this much (or the band changes).
+LATEST_CHANGED = """(members_member.success_band <> {band}
+           OR members_member.success_gap IS NULL AND {gap} IS NOT NULL
+           OR members_member.success_gap IS NOT NULL AND {gap} IS NULL
+           OR ABS(members_member.success_gap - {gap}) >= 0.05)"""
+
+
+def score_and_record_sql(d: Dialect, scope: MemberRange) -> str:
+    """PostgreSQL: the three writes of a computation as one statement, the band events and the
+    members' latest gap taken from the rows the insert returns instead of read back from the
+    snapshot table (which also keeps them off the table's statistics, stale right after a large
+    insert). Returns one row: snapshots inserted, band changes recorded.
+
+    ``ON CONFLICT DO NOTHING`` on the one-snapshot-per-member-per-run key skips members the run
+    already scored, so a re-run chunk inserts, and so records, nothing twice. The events' old
+    band is the one on record before the update: every part of the statement reads the same
+    snapshot of the members.
+    """
+    columns = ", ".join(SNAPSHOT_COLUMNS)
+    values = ", ".join("s." + column for column in SNAPSHOT_COLUMNS)
+    payload = d.json_object(
+        ("member_id", "m.id"),
+        ("from", "m.success_band"),
+        ("to", "ins.band"),
+        ("gap", "ins.gap"),
+        ("run_id", "ins.run_id"),
+    )
+    changed = LATEST_CHANGED.format(band="ins.band", gap="ins.gap")
+    return f"""
+        WITH ins AS (
+            INSERT INTO outcomes_successgapsnapshot
+                (organization_id, run_id, member_id, computed_at, {columns})
+            SELECT %(org)s, %(run)s, s.member_id, %(computed_at)s, {values}
+            FROM ({scores_sql(d, scope)}) s
+            ON CONFLICT (organization_id, run_id, member_id) DO NOTHING
+            RETURNING member_id, run_id, band, gap
+        ), events AS (
+            INSERT INTO tenancy_domainevent
+                (organization_id, kind, subject_id, payload, occurred_at)
+            SELECT %(org)s, 'member.band_changed', m.id, {payload}, %(computed_at)s
+            FROM ins JOIN members_member m ON m.id = ins.member_id
+            WHERE m.organization_id = %(org)s AND m.success_band <> ins.band
+            RETURNING 1
+        ), latest AS (
+            UPDATE members_member
+            SET success_gap = ins.gap, success_band = ins.band,
+                success_computed_at = %(computed_at)s
+            FROM ins
+            WHERE ins.member_id = members_member.id AND members_member.organization_id = %(org)s
+              AND {changed}
+            RETURNING 1
+        )
+        SELECT (SELECT COUNT(*) FROM ins), (SELECT COUNT(*) FROM events),
+               (SELECT COUNT(*) FROM latest)"""
+
+
 def band_events_sql(d: Dialect) -> str:
     """A domain event for each member of the run whose band differs from the one on record."""
     payload = d.json_object(
@@ -385,10 +441,7 @@ MEMBER_LATEST_SQL = """
     FROM outcomes_successgapsnapshot s
     WHERE s.organization_id = %(org)s AND s.run_id = %(run)s
       AND s.member_id = members_member.id AND members_member.organization_id = %(org)s
-      AND (members_member.success_band <> s.band
-           OR members_member.success_gap IS NULL AND s.gap IS NOT NULL
-           OR members_member.success_gap IS NOT NULL AND s.gap IS NULL
-           OR ABS(members_member.success_gap - s.gap) >= 0.05)"""
+      AND """ + LATEST_CHANGED.format(band="s.band", gap="s.gap")
 
 
 SCORING_WORK_MEM = "64MB"
@@ -443,7 +496,9 @@ def success_gap_run_start(
 def success_gaps_compute(
     *, organization: Organization, run: SuccessGapRun, scope: MemberRange | None = None
 ) -> RunResult:
-    """Score the members of ``scope`` (default: all) into ``run``: four statements in all.
+    """Score the members of ``scope`` (default: all) into ``run``: the snapshots, the band
+    events and the members' latest gap in one statement on PostgreSQL, three on SQLite, then
+    the run's count.
 
     Idempotent per run: members already scored in the run are skipped, so a retried chunk
     neither duplicates snapshots nor emits band changes twice.
@@ -475,11 +530,15 @@ def success_gaps_compute(
                 # loses the chunk whole, never part of it: the run then holds fewer members than
                 # it expects, and the hourly repair scores the chunk again.
                 cursor.execute("SET LOCAL synchronous_commit = off")
-        cursor.execute(insert_snapshots_sql(d, scope), params)
-        scored = cursor.rowcount
-        cursor.execute(band_events_sql(d), params)
-        band_changes = cursor.rowcount
-        cursor.execute(MEMBER_LATEST_SQL, params)
+        if d.vendor == "postgresql":
+            cursor.execute(score_and_record_sql(d, scope), params)
+            scored, band_changes, _ = cursor.fetchone()
+        else:
+            cursor.execute(insert_snapshots_sql(d, scope), params)
+            scored = cursor.rowcount
+            cursor.execute(band_events_sql(d), params)
+            band_changes = cursor.rowcount
+            cursor.execute(MEMBER_LATEST_SQL, params)
         if d.vendor == "postgresql":
             # The snapshots' foreign keys are checked here, before the run row is locked by the
             # count below: checked at commit, they would hold that lock as long as they take
