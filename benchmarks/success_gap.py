@@ -19,11 +19,14 @@ Runs on whatever DATABASE_URL names (SQLite by default, PostgreSQL when set).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
+import multiprocessing.pool
 import os
 import random
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,9 +107,10 @@ def main() -> int:
     chunks = member_id_chunks(organization=organization, size=args.chunk_size)
     # As the nightly fan-out opens it: a run of several chunks knows how many members it holds.
     run = success_gap_run_start(organization=organization, chunked=len(chunks) > 1)
-    started = time.perf_counter()
-    scored = score_chunks(organization, run, chunks, processes=args.processes)
-    engine_seconds = time.perf_counter() - started
+    with worker_pool(args.processes) as pool:
+        started = time.perf_counter()
+        scored = score_chunks(pool, organization, run, chunks)
+        engine_seconds = time.perf_counter() - started
     print(f"{len(chunks)} chunks of up to {args.chunk_size:,} in {args.processes} processes")
 
     ids = list(Member.objects.for_org(organization).values_list("pk", flat=True))
@@ -154,16 +158,33 @@ def clear_history(organization: Organization) -> None:
             cursor.execute(f"DELETE FROM {table} WHERE organization_id = %s", [organization.pk])  # noqa: S608
 
 
-def score_chunks(organization, run, chunks, *, processes: int) -> int:
-    """Score ``chunks`` into ``run``: one after another here, or spread over ``processes``
-    forked processes, each with its own database connection, as Celery workers take the
-    chunks of the nightly fan-out. Returns how many members were scored."""
+@contextlib.contextmanager
+def worker_pool(processes: int) -> Iterator[multiprocessing.pool.Pool | None]:
+    """``processes`` forked processes, each already connected to the database, as a running
+    worker's pool is when the nightly chunks arrive (None: score here, in one process)."""
     if processes <= 1:
-        return sum(_score(organization, run, chunk) for chunk in chunks)
+        yield None
+        return
     connections.close_all()  # each child opens its own
     with multiprocessing.get_context("fork").Pool(processes) as pool:
-        done = pool.starmap(_score, [(organization, run, chunk) for chunk in chunks])
-    return sum(done)
+        # One connection task per process: each holds its process long enough for the others
+        # to take theirs.
+        pool.map(_connect, range(processes), chunksize=1)
+        yield pool
+
+
+def _connect(_: int) -> None:
+    connection.ensure_connection()
+    time.sleep(0.3)
+
+
+def score_chunks(pool, organization, run, chunks) -> int:
+    """Score ``chunks`` into ``run``: one after another here, or spread over the pool's
+    processes, each with its own database connection, as Celery workers take the chunks of
+    the nightly fan-out. Returns how many members were scored."""
+    if pool is None:
+        return sum(_score(organization, run, chunk) for chunk in chunks)
+    return sum(pool.starmap(_score, [(organization, run, chunk) for chunk in chunks], chunksize=1))
 
 
 def _score(organization, run, chunk) -> int:
