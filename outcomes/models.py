@@ -181,7 +181,16 @@ class AppropriateExperience(TenantModel):
         constraints = [
             models.CheckConstraint(condition=Q(cadence_days__gte=1), name="ax_cadence_positive"),
         ]
-        indexes = [models.Index(fields=["organization", "member"], name="ax_org_member")]
+        indexes = [
+            models.Index(fields=["organization", "member"], name="ax_org_member"),
+            # Scoring reads the organization's longest cadence of required, active elements
+            # (the oldest engagement that can still count) from the end of this index.
+            models.Index(
+                fields=["organization", "cadence_days"],
+                condition=Q(required=True, is_active=True),
+                name="ax_org_required_cadence",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.description
