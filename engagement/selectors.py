@@ -103,6 +103,18 @@ def member_engagements(
     )
 
 
+# What a timeline shows of an engagement (the keys of ``member_timeline_engagements``' rows).
+TIMELINE_ENGAGEMENT_FIELDS = (
+    "occurred_at",
+    "type",
+    "direction",
+    "summary",
+    "seat_id",
+    "seat__user__full_name",
+    "seat__user__email",
+)
+
+
 def member_timeline_engagements(
     *, organization: Organization, member: Member, limit: int = 20
 ) -> list[dict[str, Any]]:
@@ -113,15 +125,7 @@ def member_timeline_engagements(
         Engagement.objects.for_org(organization)
         .filter(member_id=member.pk)
         .order_by("-occurred_at", "-pk")
-        .values(
-            "occurred_at",
-            "type",
-            "direction",
-            "summary",
-            "seat_id",
-            "seat__user__full_name",
-            "seat__user__email",
-        )[:limit]
+        .values(*TIMELINE_ENGAGEMENT_FIELDS)[:limit]
     )
 
 

@@ -33,6 +33,7 @@ from engagement.models import ContextEvent, Engagement
 from engagement.selectors import (
     CONTEXT_KINDS_THAT_MATTER,
     PROACTIVE,
+    TIMELINE_ENGAGEMENT_FIELDS,
     ExperienceFulfilmentSummary,
     Relationship,
     _element_fulfilment,
@@ -45,7 +46,7 @@ from members.selectors import MemberHeadline, _tenure_days
 from milestones.models import Commitment
 from milestones.selectors import _board
 from ops.prepared import PreparedRead
-from outcomes.explain import _SNAPSHOT_WITH_RUN, GapExplanation, _explain
+from outcomes.explain import GapExplanation, explanation_and_trend_from
 from outcomes.models import AppropriateExperience, Goal, SuccessGapSnapshot
 from tenancy.models import Organization, Seat, User
 from tenancy.rules import require_same_organization
@@ -153,18 +154,6 @@ def relationship_and_experience(
     return found, _summary(fulfilment)
 
 
-# The timeline's engagement rows, keyed as ``member_timeline_engagements`` keys them.
-_ENGAGEMENT_KEYS = (
-    "occurred_at",
-    "type",
-    "direction",
-    "summary",
-    "seat_id",
-    "seat__user__full_name",
-    "seat__user__email",
-)
-
-
 @functools.cache
 def _timeline_sql() -> str:
     """The member's latest engagements (with who engaged) and latest context events, newest
@@ -210,7 +199,7 @@ def member_timeline(
     for source, at, _pk, kind, name, summary, seat_id, full_name, email, value in rows:
         if source == "engagement":
             values = (_moment(at), kind, name, summary, seat_id, full_name, email)
-            engagements.append(dict(zip(_ENGAGEMENT_KEYS, values, strict=True)))
+            engagements.append(dict(zip(TIMELINE_ENGAGEMENT_FIELDS, values, strict=True)))
         else:
             events.append(
                 {"occurred_at": _moment(at), "kind": kind, "name": name, "value": _decimal(value)}
@@ -369,12 +358,4 @@ def gap_explanation_and_trend(
     with connection.cursor() as cursor:
         cursor.execute(_trend_sql(), ids * 2)
         rows = [(pk, _moment(at), gap) for pk, at, gap in cursor.fetchall()]
-    trend = [(at, gap) for _, at, gap in rows if at >= since]
-    latest = (
-        _SNAPSHOT_WITH_RUN.first(organization_id=organization.pk, snapshot_id=rows[-1][0])
-        if rows
-        else None
-    )
-    previous_gap = rows[-2][2] if len(rows) > 1 else None
-    month_ago_gap = next((gap for _, at, gap in reversed(rows) if at <= month_ago), None)
-    return _explain(latest, previous_gap, lambda: month_ago_gap), trend
+    return explanation_and_trend_from(organization, rows, since=since, month_ago=month_ago)

@@ -188,6 +188,20 @@ def gap_explanation_and_trend(
     rows = list(
         _trend_with_one_before(organization_id=organization.pk, member_id=member.pk, since=since)
     )
+    return explanation_and_trend_from(organization, rows, since=since, month_ago=month_ago)
+
+
+def explanation_and_trend_from(
+    organization: Organization,
+    rows: list[tuple[int, dt.datetime, float | None]],
+    *,
+    since: dt.datetime,
+    month_ago: dt.datetime,
+) -> tuple[GapExplanation, list[tuple[dt.datetime, float | None]]]:
+    """The explanation and the trend from a member's (id, computed at, gap) rows since
+    ``since`` plus the latest one before it, oldest first (``_trend_with_one_before``'s read,
+    however it was run): the latest snapshot with its run is read by id, the previous gap and
+    the one of 30 days ago come from the rows."""
     trend = [(at, gap) for _, at, gap in rows if at >= since]
     latest = (
         _SNAPSHOT_WITH_RUN.first(organization_id=organization.pk, snapshot_id=rows[-1][0])
@@ -196,5 +210,4 @@ def gap_explanation_and_trend(
     )
     previous_gap = rows[-2][2] if len(rows) > 1 else None
     month_ago_gap = next((gap for _, at, gap in reversed(rows) if at <= month_ago), None)
-    explanation = _explain(latest, previous_gap, lambda: month_ago_gap)
-    return explanation, trend
+    return _explain(latest, previous_gap, lambda: month_ago_gap), trend
