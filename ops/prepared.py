@@ -26,6 +26,8 @@ from django.db.models.query import get_related_populators
 M = TypeVar("M", bound=Model)
 
 _SENTINEL_INT = itertools.count(-7_340_000_001, -1)
+# The range of the databases' 64-bit integer columns (BigAutoField and its foreign keys).
+MIN_INT, MAX_INT = -(2**63), 2**63 - 1
 
 
 @dataclass
@@ -56,6 +58,10 @@ class PreparedRead(Generic[M]):
         for name, kind in self._kinds.items():
             if type(params[name]) is not kind:
                 raise TypeError(f"{name} must be {kind.__name__}")
+        if any(type(v) is int and not MIN_INT <= v <= MAX_INT for v in params.values()):
+            # No column holds it, so no row matches: the ORM's exact lookups decide the same
+            # without asking (SQLite's driver would raise on it; a URL's id can be that long).
+            return []
         plan = self._plan(using)
         values = list(plan.constants)
         for index, name in enumerate(plan.positions):

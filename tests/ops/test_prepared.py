@@ -55,6 +55,17 @@ def test_no_row_is_none(tenant_a, tenant_b):
     assert SEAT.first(user_id=tenant_a.msm.user_id, org_slug="no-such-org") is None
 
 
+def test_an_integer_no_column_can_hold_matches_no_row(tenant_a):
+    """As the ORM's exact lookups answer it, without sending the value (SQLite's driver raises
+    on it)."""
+    slug = tenant_a.organization.slug
+    with CaptureQueriesContext(connection) as captured:
+        assert SEAT.rows(user_id=2**63, org_slug=slug) == []
+        assert SEAT.first(user_id=-(2**63) - 1, org_slug=slug) is None
+    assert len(captured) == 0
+    assert SEAT.first(user_id=tenant_a.msm.user_id, org_slug=slug) is not None
+
+
 def test_the_parameters_are_named_and_typed(tenant_a):
     with pytest.raises(TypeError):
         SEAT.rows(user_id=tenant_a.msm.user_id)

@@ -224,3 +224,12 @@ def test_pages_show_times_on_the_organizations_clock(login, tenant_a):
     )
     assert "Mar 2, 2026 21:00" in body
     assert timezone.get_current_timezone_name() == "UTC"  # the request's zone did not leak out
+
+
+def test_an_id_longer_than_any_row_is_404_not_500(login, tenant_a):
+    """The member pages read their URL's row by id: an id past 64 bits names no row."""
+    client = login(tenant_a.msm)
+    slug = tenant_a.organization.slug
+    assert client.get(f"/o/{slug}/members/{2**63}/").status_code == 404
+    assert client.post(f"/o/{slug}/milestones/{2**64}/achieve/").status_code == 404
+    assert client.post(f"/o/{slug}/goals/{2**63}/progress/").status_code == 404
