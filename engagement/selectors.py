@@ -14,16 +14,21 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from engagement.models import ContextEvent, Engagement
 from members.models import Member
+from ops.prepared import PreparedRead
 from outcomes.models import AppropriateExperience
-from tenancy.models import Organization, Seat
+from tenancy.models import Organization, Seat, User
+from tenancy.rules import require_same_organization
 from tenancy.selectors import organization_today
 
 # --- relationship constants ----------------------------------------------------------------
@@ -103,7 +108,7 @@ def member_engagements(
     )
 
 
-# What a timeline shows of an engagement (the keys of ``member_timeline_engagements``' rows).
+# What a timeline shows of an engagement (the keys of ``member_timeline``'s engagement rows).
 TIMELINE_ENGAGEMENT_FIELDS = (
     "occurred_at",
     "type",
@@ -113,33 +118,90 @@ TIMELINE_ENGAGEMENT_FIELDS = (
     "seat__user__full_name",
     "seat__user__email",
 )
+TIMELINE_LENGTH = 20
 
 
-def member_timeline_engagements(
-    *, organization: Organization, member: Member, limit: int = 20
-) -> list[dict[str, Any]]:
-    """The member's latest engagements as plain rows for a timeline (when, type, direction,
-    summary, and who engaged): what ``member_engagements`` shows there, without building
-    an engagement, a seat, a user and a goal per row that the page only reads five fields of."""
-    return list(
-        Engagement.objects.for_org(organization)
-        .filter(member_id=member.pk)
-        .order_by("-occurred_at", "-pk")
-        .values(*TIMELINE_ENGAGEMENT_FIELDS)[:limit]
+def datetime_from_sql(value: dt.datetime | str | None) -> dt.datetime | None:
+    """A timestamp read by raw SQL as the ORM would give it: aware, in UTC. PostgreSQL gives
+    one already; SQLite gives its stored UTC text (an aggregate) or a naive datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, dt.UTC)
+    return value
+
+
+def _decimal(value: Decimal | float | int | None) -> Decimal | None:
+    """A decimal read by raw SQL as a ``Decimal``: PostgreSQL gives one, SQLite (which
+    stores a decimal column as a number) an int or a float, written back as it reads."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))
+
+
+@functools.cache
+def _timeline_sql() -> str:
+    """The member's latest engagements (with who engaged) and latest context events, newest
+    first, in one statement told apart by the first column; each side a top-N read of its
+    (organization, member, occurred_at) index on PostgreSQL. The seat and its user are joined
+    by the engagement's own seat id, as the ORM's ``values("seat__user__…")`` joins them."""
+    q = connection.ops.quote_name
+    engagement, context = q(Engagement._meta.db_table), q(ContextEvent._meta.db_table)
+    seat, user = q(Seat._meta.db_table), q(User._meta.db_table)
+    # Only table names and placeholders go into the text.
+    return (
+        "SELECT * FROM ("  # noqa: S608
+        " SELECT 'engagement' AS source, e.occurred_at, e.id, e.type, e.direction, e.summary,"
+        " e.seat_id, u.full_name, u.email, CAST(NULL AS numeric) AS value"
+        f" FROM {engagement} e LEFT JOIN {seat} s ON s.id = e.seat_id"
+        f" LEFT JOIN {user} u ON u.id = s.user_id"
+        " WHERE e.organization_id = %s AND e.member_id = %s"
+        " ORDER BY e.occurred_at DESC, e.id DESC LIMIT %s) AS engagements"
+        " UNION ALL"
+        " SELECT * FROM ("
+        " SELECT 'context' AS source, occurred_at, id, kind, name, CAST(NULL AS text),"
+        " CAST(NULL AS bigint), CAST(NULL AS text), CAST(NULL AS text), value"
+        f" FROM {context}"
+        " WHERE organization_id = %s AND member_id = %s"
+        " ORDER BY occurred_at DESC, id DESC LIMIT %s) AS events"
+        " ORDER BY 1, 2 DESC, 3 DESC"
     )
 
 
-def member_timeline_context_events(
-    *, organization: Organization, member: Member, limit: int = 20
-) -> list[dict[str, Any]]:
-    """The member's latest context events as plain rows (when, kind, name, value), newest
-    first."""
-    return list(
-        ContextEvent.objects.for_org(organization)
-        .filter(member_id=member.pk)
-        .order_by("-occurred_at", "-pk")
-        .values("occurred_at", "kind", "name", "value")[:limit]
-    )
+def member_timeline(
+    *, organization: Organization, member: Member, limit: int = TIMELINE_LENGTH
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The member's latest engagements and latest context events as plain rows for a
+    timeline, newest first (the newest id first at the same moment), ``limit`` of each: an
+    engagement's ``TIMELINE_ENGAGEMENT_FIELDS`` (when, type, direction, summary, and who
+    engaged), a context event's when, kind, name and value. One statement, written once per
+    process: building and compiling the two querysets it stands for cost several times what
+    the database spends running it (tests/members/m360_reference.py holds them, and the tests
+    hold this read to them)."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1.")
+    require_same_organization(organization, member=member)
+    ids = [organization.pk, member.pk, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(_timeline_sql(), ids * 2)
+        rows = cursor.fetchall()
+    engagements, events = [], []
+    for source, at, _pk, kind, name, summary, seat_id, full_name, email, value in rows:
+        if source == "engagement":
+            values = (datetime_from_sql(at), kind, name, summary, seat_id, full_name, email)
+            engagements.append(dict(zip(TIMELINE_ENGAGEMENT_FIELDS, values, strict=True)))
+        else:
+            events.append(
+                {
+                    "occurred_at": datetime_from_sql(at),
+                    "kind": kind,
+                    "name": name,
+                    "value": _decimal(value),
+                }
+            )
+    return engagements, events
 
 
 # --- the relationship ----------------------------------------------------------------------
@@ -602,12 +664,20 @@ def experience_fulfilment(
     ]
 
 
-def _required_elements(organization: Organization, member: Member) -> list[AppropriateExperience]:
-    return list(
-        AppropriateExperience.objects.for_org(organization).filter(
-            member_id=member.pk, is_active=True, required=True
-        )
+def _required_elements_of(
+    *, organization_id: int, member_id: int
+) -> QuerySet[AppropriateExperience]:
+    return AppropriateExperience.objects.for_org(organization_id).filter(
+        member_id=member_id, is_active=True, required=True
     )
+
+
+def _required_elements(organization: Organization, member: Member) -> list[AppropriateExperience]:
+    return list(_required_elements_of(organization_id=organization.pk, member_id=member.pk))
+
+
+# Compiled once per connection: Member 360 reads them on every visit.
+_REQUIRED_ELEMENTS = PreparedRead(_required_elements_of, organization_id=int, member_id=int)
 
 
 def experience_fulfilment_summary(
@@ -629,39 +699,77 @@ def _summary(elements: list[ElementFulfilment]) -> ExperienceFulfilmentSummary:
     )
 
 
+@functools.cache
+def _relationship_sql() -> str:
+    """The member's engagements up to ``until`` by type (last one, how many since ``since``,
+    how many of those proactive), then the kinds that matter among their context events in
+    ``[since, until)``: the reads of ``relationship_and_experience`` in one statement, told
+    apart by the first column. On PostgreSQL both are range scans of the (organization,
+    member, occurred_at) indexes."""
+    q = connection.ops.quote_name
+    kinds = ", ".join(["%s"] * len(CONTEXT_KINDS_THAT_MATTER))
+    # Only table names and placeholders go into the text.
+    return (
+        "SELECT 'engagement', type, MAX(occurred_at),"  # noqa: S608
+        " COUNT(*) FILTER (WHERE occurred_at >= %s),"
+        " COUNT(*) FILTER (WHERE occurred_at >= %s AND direction = %s)"
+        f" FROM {q(Engagement._meta.db_table)}"
+        " WHERE organization_id = %s AND member_id = %s AND occurred_at < %s"
+        " GROUP BY type"
+        " UNION ALL"
+        " SELECT 'context', kind, NULL, NULL, NULL"
+        f" FROM {q(ContextEvent._meta.db_table)}"
+        " WHERE organization_id = %s AND member_id = %s"
+        f" AND occurred_at >= %s AND occurred_at < %s AND kind IN ({kinds})"
+        " GROUP BY kind"
+    )
+
+
+_RELATIONSHIP_WINDOW_DAYS = 90
+
+
 def relationship_and_experience(
-    *,
-    organization: Organization,
-    member: Member,
-    today: dt.date | None = None,
-    window_days: int = 90,
+    *, organization: Organization, member: Member, today: dt.date | None = None
 ) -> tuple[Relationship, ExperienceFulfilmentSummary]:
-    """``relationship`` and ``experience_fulfilment_summary`` together, for a page showing
-    both, in three queries instead of four: one read of the member's engagements grouped by
-    type gives the relationship's totals (summed over the types) and the last delivery of
-    each type. Both count up to the end of ``today``, so the rows are the same."""
+    """``relationship`` (over the 90 days ending ``today``) and
+    ``experience_fulfilment_summary`` together, for a page showing both: the member's
+    engagements grouped by type give the relationship's totals (summed over the types) and
+    the last delivery of each type, both counted up to the end of ``today``. Two statements
+    compiled once (the required elements through ``PreparedRead``, then the engagements and
+    the context kinds in one ``UNION ALL``) instead of three querysets built on every page
+    (tests/members/m360_reference.py holds those, and the tests hold this read to them)."""
+    require_same_organization(organization, member=member)
+    window_days = _RELATIONSHIP_WINDOW_DAYS
     today, since, until = _window(organization, today, window_days)
     zone = organization.zone
-    elements = _required_elements(organization, member)
-    by_type = list(
-        Engagement.objects.for_org(organization)
-        .filter(member_id=member.pk, occurred_at__lt=until)
-        .order_by()
-        .values("type")
-        .annotate(**_engagement_aggregates(since))
-    )
-    lasts = [row["last"] for row in by_type if row["last"] is not None]
+    elements = _REQUIRED_ELEMENTS.rows(organization_id=organization.pk, member_id=member.pk)
+    adapt = connection.ops.adapt_datetimefield_value
+    start, end = adapt(since), adapt(until)
+    params = [start, start, PROACTIVE, organization.pk, member.pk, end]
+    params += [organization.pk, member.pk, start, end, *CONTEXT_KINDS_THAT_MATTER]
+    with connection.cursor() as cursor:
+        cursor.execute(_relationship_sql(), params)
+        rows = cursor.fetchall()
+    last_by_type: dict[str, dt.datetime | None] = {}
+    engagements = proactive = 0
+    kinds = []
+    for source, kind, last, in_window, proactive_in_window in rows:
+        if source == "context":
+            kinds.append(kind)
+            continue
+        last_by_type[kind] = datetime_from_sql(last)
+        engagements += in_window
+        proactive += proactive_in_window
     found = _relationship_from(
         member_id=member.pk,
         today=today,
         window_days=window_days,
         zone=zone,
-        last_engaged_at=max(lasts, default=None),
-        engagements=sum(row["engagements"] for row in by_type),
-        proactive=sum(row["proactive"] for row in by_type),
-        kinds=_context_kinds_seen(organization, member, since, until),
+        last_engaged_at=max(filter(None, last_by_type.values()), default=None),
+        engagements=engagements,
+        proactive=proactive,
+        kinds=kinds,
     )
-    last_by_type = {row["type"]: row["last"] for row in by_type}
     fulfilment = [
         _element_fulfilment(element, last_by_type.get(element.engagement_type), today, zone)
         for element in elements

@@ -24,15 +24,15 @@ from engagement.selectors import (
     ExperienceFulfilmentSummary,
     Relationship,
     experience_fulfilment_summary,
+    member_timeline,
+    relationship_and_experience,
 )
 from members.blank_forms import BlankForm, blank_form, blank_form_showing
 from members.m360_reads import (
     accountability_boards,
     gap_explanation_and_trend,
     member_headline_results,
-    member_timeline,
     organization_team,
-    relationship_and_experience,
 )
 from members.member_page_goals import GoalHtml
 from members.member_page_rows import context_event_rows, engagement_rows, milestone_rows
@@ -116,7 +116,7 @@ class MemberReads:
     @cached_property
     def relationship_and_experience(self) -> tuple[Relationship, ExperienceFulfilmentSummary]:
         """The relationship (the page's) and the experience (the outcomes section's) share
-        one read of the member's engagements (``members.m360_reads``)."""
+        one read of the member's engagements (``engagement.selectors``)."""
         return relationship_and_experience(
             organization=self.organization, member=self.member, today=self.today
         )

@@ -53,7 +53,8 @@ def _when(moment: dt.datetime, months: list[str]) -> tuple[str, str, str]:
 
 
 def engagement_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The timeline's engagements (``member_timeline_engagements`` rows) as display rows."""
+    """The timeline's engagements (the first list of ``engagement.selectors.member_timeline``)
+    as display rows."""
     months = _months()
     shown = []
     for row in rows:
@@ -75,8 +76,9 @@ def engagement_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def context_event_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The timeline's context events (``member_timeline_context_events`` rows) as display
-    rows; ``value`` is None when the event has none."""
+    """The timeline's context events (the second list of
+    ``engagement.selectors.member_timeline``) as display rows; ``value`` is None when the event
+    has none."""
     months = _months()
     shown = []
     for row in rows:

@@ -1,4 +1,4 @@
-"""Member 360's precompiled reads (members.m360_reads) answer as the selectors they stand for."""
+"""Member 360's reads held to the ORM reads they stand for (tests/members/m360_reference.py)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,7 @@ from django.utils import timezone
 
 from engagement.choices import EngagementType
 from engagement.models import ContextEvent, Engagement
-from engagement.selectors import (
-    member_timeline_context_events,
-    member_timeline_engagements,
-)
-from engagement.selectors import (
-    relationship_and_experience as selectors_relationship_and_experience,
-)
+from engagement.selectors import member_timeline, relationship_and_experience
 from members import m360_reads
 from members.selectors import member_headline_results
 from milestones.models import Commitment
@@ -34,6 +28,7 @@ from tests.factories import (
     MemberFactory,
     SeatFactory,
 )
+from tests.members import m360_reference as reference
 from tests.members.test_member_page_reads import _snapshot
 from tests.members.test_selectors import TODAY, answer, days_ago, event
 
@@ -86,8 +81,8 @@ def test_relationship_and_experience_as_the_selector_reads_them(tenant_a):
     _history(tenant_a, member)
     other = MemberFactory(organization=org)
     _history(tenant_a, other)
-    ours = m360_reads.relationship_and_experience(organization=org, member=member)
-    assert ours == selectors_relationship_and_experience(organization=org, member=member)
+    ours = relationship_and_experience(organization=org, member=member)
+    assert ours == reference.relationship_and_experience(organization=org, member=member)
     assert ours[0].engagements_in_window == 3 and ours[0].proactive_in_window == 2
     assert set(ours[0].context_kinds_seen) == {"usage", "team_change"}
     assert ours[1].required == 2
@@ -96,8 +91,8 @@ def test_relationship_and_experience_as_the_selector_reads_them(tenant_a):
 def test_relationship_and_experience_of_a_member_with_nothing(tenant_a):
     org = tenant_a.organization
     member = MemberFactory(organization=org)
-    ours = m360_reads.relationship_and_experience(organization=org, member=member)
-    assert ours == selectors_relationship_and_experience(organization=org, member=member)
+    ours = relationship_and_experience(organization=org, member=member)
+    assert ours == reference.relationship_and_experience(organization=org, member=member)
     assert not ours[0].exists and ours[1].required == 0
 
 
@@ -111,13 +106,11 @@ def test_timeline_as_the_selectors_read_it(tenant_a):
         EngagementFactory(member=member, occurred_at=at)
         ContextEventFactory(member=member, occurred_at=at)
     for limit in (1, 2, 20):
-        engagements, events = m360_reads.member_timeline(
+        engagements, events = member_timeline(organization=org, member=member, limit=limit)
+        assert engagements == reference.member_timeline_engagements(
             organization=org, member=member, limit=limit
         )
-        assert engagements == member_timeline_engagements(
-            organization=org, member=member, limit=limit
-        )
-        assert events == member_timeline_context_events(
+        assert events == reference.member_timeline_context_events(
             organization=org, member=member, limit=limit
         )
         assert len(engagements) == min(limit, 8) and len(events) == min(limit, 8)
@@ -126,8 +119,8 @@ def test_timeline_as_the_selectors_read_it(tenant_a):
 @pytest.mark.parametrize(
     "read",
     [
-        m360_reads.member_timeline,
-        m360_reads.relationship_and_experience,
+        member_timeline,
+        relationship_and_experience,
         functools.partial(m360_reads.accountability_boards, goals=[]),
         m360_reads.gap_explanation_and_trend,
         functools.partial(m360_reads.member_headline_results, today=TODAY),

@@ -12,8 +12,7 @@ from engagement.choices import EngagementType
 from engagement.models import Engagement
 from engagement.selectors import (
     experience_fulfilment_summary,
-    member_timeline_context_events,
-    member_timeline_engagements,
+    member_timeline,
     relationship,
     relationship_and_experience,
 )
@@ -116,8 +115,8 @@ def test_timeline_rows_write_what_the_template_filters_wrote(tenant_a, settings)
         "|{{ v|floatformat:'-2' }}"
     )
     with timezone.override("America/Los_Angeles"):
-        engagements = engagement_rows(member_timeline_engagements(organization=org, member=member))
-        events = context_event_rows(member_timeline_context_events(organization=org, member=member))
+        engagement_values, event_values = member_timeline(organization=org, member=member)
+        engagements, events = engagement_rows(engagement_values), context_event_rows(event_values)
         for model_row, shown in zip(
             Engagement.objects.for_org(org).filter(member=member).order_by("-occurred_at"),
             engagements,
