@@ -1,11 +1,11 @@
-"""Member 360's reads of the member's results, plan and team, in fewer, precompiled
-statements (the relationship, experience and timeline are ``engagement.selectors``').
+"""Member 360's reads of the gap's trend, the plan and the team, in fewer, precompiled
+statements (the relationship, experience and timeline are ``engagement.selectors``', the
+header's results ``members.selectors``').
 
-The header reads the member's membership changes and advocacy, and the gap's trend; building
-and compiling querysets for them cost several times what PostgreSQL spends running them. Here
-they are fixed SQL texts, written once per process. The answers are those of
-``member_headline_results`` and ``gap_explanation_and_trend`` (tests pin it); the boards and
-the team are read through ``PreparedRead`` for the same reason.
+Building and compiling querysets for them cost several times what PostgreSQL spends running
+them. Here the trend is a fixed SQL text, written once per process, whose answers are those
+of ``gap_explanation_and_trend`` (tests pin it); the boards and the team are read through
+``PreparedRead`` for the same reason.
 
 Every statement is scoped to the organization by a parameter, as ``for_org`` would scope it,
 and another organization's member is refused before any is run.
@@ -22,8 +22,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from engagement.selectors import datetime_from_sql
-from members.models import Advocacy, Member, MembershipEvent
-from members.selectors import MemberHeadline, _tenure_days
+from members.models import Member
 from milestones.models import Commitment
 from milestones.selectors import _board
 from ops.prepared import PreparedRead
@@ -31,79 +30,6 @@ from outcomes.explain import GapExplanation, explanation_and_trend_from
 from outcomes.models import Goal, SuccessGapSnapshot
 from tenancy.models import Organization, Seat
 from tenancy.rules import require_same_organization
-
-_HEADLINE_CHANGES = (
-    MembershipEvent.Kind.RENEW,
-    MembershipEvent.Kind.UPGRADE,
-    MembershipEvent.Kind.LAPSE,
-    MembershipEvent.Kind.CANCEL,
-)
-_HEADLINE_ANSWERS = (Advocacy.Kind.REFERRAL, Advocacy.Kind.NPS)
-
-
-@functools.cache
-def _headline_sql() -> str:
-    """The member's renewals, upgrades, lapses and cancellations, then their referrals and NPS
-    answers (the latest first), up to a day: ``member_headline_results``' two reads in one
-    statement, told apart by the first column."""
-    q = connection.ops.quote_name
-    changes = ", ".join(["%s"] * len(_HEADLINE_CHANGES))
-    answers = ", ".join(["%s"] * len(_HEADLINE_ANSWERS))
-    # Only table names and placeholders go into the text.
-    return (
-        "SELECT 'change', kind, occurred_on, NULL, NULL"  # noqa: S608
-        f" FROM {q(MembershipEvent._meta.db_table)}"
-        " WHERE organization_id = %s AND member_id = %s AND occurred_on <= %s"
-        f" AND kind IN ({changes})"
-        " UNION ALL"
-        " SELECT 'answer', kind, occurred_on, score, id"
-        f" FROM {q(Advocacy._meta.db_table)}"
-        " WHERE organization_id = %s AND member_id = %s AND occurred_on <= %s"
-        f" AND kind IN ({answers})"
-        " ORDER BY 1, 3 DESC, 5 DESC"
-    )
-
-
-def _day(value: dt.date | str) -> dt.date:
-    """A date read by raw SQL: PostgreSQL gives a date, SQLite (in a union) its ISO text."""
-    return dt.date.fromisoformat(value) if isinstance(value, str) else value
-
-
-def member_headline_results(
-    *, organization: Organization, member: Member, today: dt.date
-) -> MemberHeadline:
-    """``members.selectors.member_headline_results`` (tenure, renewals, upgrades, referrals,
-    latest NPS) from one statement compiled once instead of two querysets built per page."""
-    require_same_organization(organization, member=member)
-    day = connection.ops.adapt_datefield_value(today)
-    ids = [organization.pk, member.pk, day]
-    with connection.cursor() as cursor:
-        cursor.execute(_headline_sql(), [*ids, *_HEADLINE_CHANGES, *ids, *_HEADLINE_ANSWERS])
-        rows = cursor.fetchall()
-    renewals = upgrades = referrals = 0
-    ended_on: dt.date | None = None
-    nps_latest: int | None = None
-    nps_seen = False
-    for source, kind, occurred_on, score, _pk in rows:
-        if source == "answer":
-            if kind == Advocacy.Kind.REFERRAL:
-                referrals += 1
-            elif not nps_seen:  # the latest answer comes first
-                nps_seen, nps_latest = True, score
-        elif kind == MembershipEvent.Kind.RENEW:
-            renewals += 1
-        elif kind == MembershipEvent.Kind.UPGRADE:
-            upgrades += 1
-        else:  # an ending
-            on = _day(occurred_on)
-            ended_on = on if ended_on is None else max(ended_on, on)
-    return MemberHeadline(
-        tenure_days=_tenure_days(member, today, ended_on),
-        renewals=renewals,
-        upgrades=upgrades,
-        referrals=referrals,
-        nps_latest=nps_latest,
-    )
 
 
 def _team(*, organization_id: int) -> QuerySet[Seat]:

@@ -31,7 +31,6 @@ from members.blank_forms import BlankForm, blank_form, blank_form_showing
 from members.m360_reads import (
     accountability_boards,
     gap_explanation_and_trend,
-    member_headline_results,
     organization_team,
 )
 from members.member_page_goals import GoalHtml
@@ -47,7 +46,7 @@ from members.page_html import (
     with_html,
 )
 from members.paging import counted_page, empty_page
-from members.selectors import latest_ownership_changes
+from members.selectors import latest_ownership_changes, member_headline_results
 from milestones.models import Commitment
 from milestones.selectors import milestone_timeline
 from orchestration.forms import OwnerReassignForm

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypedDict
 
@@ -232,49 +231,75 @@ class MemberHeadline(TypedDict):
     nps_latest: int | None
 
 
+_HEADLINE_CHANGES = (Kind.RENEW, Kind.UPGRADE, Kind.LAPSE, Kind.CANCEL)
+_HEADLINE_ANSWERS = (Advocacy.Kind.REFERRAL, Advocacy.Kind.NPS)
+
+
+@functools.cache
+def _headline_sql() -> str:
+    """The member's renewals, upgrades, lapses and cancellations, then their referrals and NPS
+    answers (the latest first), up to a day: ``member_headline_results``' two reads in one
+    statement, told apart by the first column."""
+    q = connection.ops.quote_name
+    changes = ", ".join(["%s"] * len(_HEADLINE_CHANGES))
+    answers = ", ".join(["%s"] * len(_HEADLINE_ANSWERS))
+    # Only table names and placeholders go into the text.
+    return (
+        "SELECT 'change', kind, occurred_on, NULL, NULL"  # noqa: S608
+        f" FROM {q(MembershipEvent._meta.db_table)}"
+        " WHERE organization_id = %s AND member_id = %s AND occurred_on <= %s"
+        f" AND kind IN ({changes})"
+        " UNION ALL"
+        " SELECT 'answer', kind, occurred_on, score, id"
+        f" FROM {q(Advocacy._meta.db_table)}"
+        " WHERE organization_id = %s AND member_id = %s AND occurred_on <= %s"
+        f" AND kind IN ({answers})"
+        " ORDER BY 1, 3 DESC, 5 DESC"
+    )
+
+
+def _day(value: dt.date | str) -> dt.date:
+    """A date read by raw SQL: PostgreSQL gives a date, SQLite (in a union) its ISO text."""
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
 def member_headline_results(
     *, organization: Organization, member: Member, today: dt.date
 ) -> MemberHeadline:
     """The results Member 360's header shows (tenure, renewals, upgrades, referrals, latest
-    NPS), counted as ``member_results`` counts them but from two plain reads of the few rows
-    they need (a member has a handful of membership changes and answers), instead of three
-    queries with twelve filtered aggregates the page never shows: building and compiling
-    aggregates and subqueries costs more CPU than counting those rows here."""
+    NPS), counted as ``member_results`` counts them but from the few rows they need (a member
+    has a handful of membership changes and answers), instead of three queries with twelve
+    filtered aggregates the page never shows. One statement, written once per process:
+    building and compiling querysets for it cost more CPU than counting those rows here
+    (tests/members/m360_reference.py holds the two querysets it stands for, and the tests
+    hold this read to them)."""
     require_same_organization(organization, member=member)
-    changes = (
-        MembershipEvent.objects.for_org(organization)
-        .filter(
-            member_id=member.pk,
-            occurred_on__lte=today,
-            kind__in=[Kind.RENEW, Kind.UPGRADE, Kind.LAPSE, Kind.CANCEL],
-        )
-        .order_by()
-        .values_list("kind", "occurred_on")
-    )
-    kinds = Counter(kind for kind, _ in changes)
-    ended_on = max((on for kind, on in changes if kind in (Kind.LAPSE, Kind.CANCEL)), default=None)
-    answers = (
-        Advocacy.objects.for_org(organization)
-        .filter(
-            member_id=member.pk,
-            occurred_on__lte=today,
-            kind__in=[Advocacy.Kind.REFERRAL, Advocacy.Kind.NPS],
-        )
-        .order_by("-occurred_on", "-pk")
-        .values_list("kind", "score")
-    )
-    referrals = 0
+    day = connection.ops.adapt_datefield_value(today)
+    ids = [organization.pk, member.pk, day]
+    with connection.cursor() as cursor:
+        cursor.execute(_headline_sql(), [*ids, *_HEADLINE_CHANGES, *ids, *_HEADLINE_ANSWERS])
+        rows = cursor.fetchall()
+    renewals = upgrades = referrals = 0
+    ended_on: dt.date | None = None
     nps_latest: int | None = None
     nps_seen = False
-    for kind, score in answers:
-        if kind == Advocacy.Kind.REFERRAL:
-            referrals += 1
-        elif not nps_seen:
-            nps_seen, nps_latest = True, score
+    for source, kind, occurred_on, score, _pk in rows:
+        if source == "answer":
+            if kind == Advocacy.Kind.REFERRAL:
+                referrals += 1
+            elif not nps_seen:  # the latest answer comes first
+                nps_seen, nps_latest = True, score
+        elif kind == Kind.RENEW:
+            renewals += 1
+        elif kind == Kind.UPGRADE:
+            upgrades += 1
+        else:  # an ending
+            on = _day(occurred_on)
+            ended_on = on if ended_on is None else max(ended_on, on)
     return MemberHeadline(
         tenure_days=_tenure_days(member, today, ended_on),
-        renewals=kinds[Kind.RENEW],
-        upgrades=kinds[Kind.UPGRADE],
+        renewals=renewals,
+        upgrades=upgrades,
         referrals=referrals,
         nps_latest=nps_latest,
     )

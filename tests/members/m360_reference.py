@@ -5,6 +5,7 @@ were written as fixed SQL texts; here they only answer what the page's reads mus
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from typing import Any
 
 from engagement.models import ContextEvent, Engagement
@@ -20,8 +21,12 @@ from engagement.selectors import (
     _summary,
     _window,
 )
-from members.models import Member
+from members.models import Advocacy, Member, MembershipEvent
+from members.selectors import MemberHeadline, _tenure_days
 from tenancy.models import Organization
+from tenancy.rules import require_same_organization
+
+Kind = MembershipEvent.Kind
 
 
 def member_timeline_engagements(
@@ -87,3 +92,49 @@ def relationship_and_experience(
         for element in elements
     ]
     return found, _summary(fulfilment)
+
+
+def member_headline_results(
+    *, organization: Organization, member: Member, today: dt.date
+) -> MemberHeadline:
+    """The results Member 360's header shows (tenure, renewals, upgrades, referrals, latest
+    NPS), counted as ``member_results`` counts them, from two plain reads of the few rows
+    they need."""
+    require_same_organization(organization, member=member)
+    changes = (
+        MembershipEvent.objects.for_org(organization)
+        .filter(
+            member_id=member.pk,
+            occurred_on__lte=today,
+            kind__in=[Kind.RENEW, Kind.UPGRADE, Kind.LAPSE, Kind.CANCEL],
+        )
+        .order_by()
+        .values_list("kind", "occurred_on")
+    )
+    kinds = Counter(kind for kind, _ in changes)
+    ended_on = max((on for kind, on in changes if kind in (Kind.LAPSE, Kind.CANCEL)), default=None)
+    answers = (
+        Advocacy.objects.for_org(organization)
+        .filter(
+            member_id=member.pk,
+            occurred_on__lte=today,
+            kind__in=[Advocacy.Kind.REFERRAL, Advocacy.Kind.NPS],
+        )
+        .order_by("-occurred_on", "-pk")
+        .values_list("kind", "score")
+    )
+    referrals = 0
+    nps_latest: int | None = None
+    nps_seen = False
+    for kind, score in answers:
+        if kind == Advocacy.Kind.REFERRAL:
+            referrals += 1
+        elif not nps_seen:
+            nps_seen, nps_latest = True, score
+    return MemberHeadline(
+        tenure_days=_tenure_days(member, today, ended_on),
+        renewals=kinds[Kind.RENEW],
+        upgrades=kinds[Kind.UPGRADE],
+        referrals=referrals,
+        nps_latest=nps_latest,
+    )

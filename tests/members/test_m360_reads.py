@@ -123,7 +123,7 @@ def test_timeline_as_the_selectors_read_it(tenant_a):
         relationship_and_experience,
         functools.partial(m360_reads.accountability_boards, goals=[]),
         m360_reads.gap_explanation_and_trend,
-        functools.partial(m360_reads.member_headline_results, today=TODAY),
+        functools.partial(member_headline_results, today=TODAY),
     ],
 )
 def test_the_reads_refuse_another_organizations_member(tenant_a, tenant_b, read):
@@ -156,9 +156,11 @@ def test_header_results_as_member_headline_results_counts_them(tenant_a, tenant_
     answer(neighbour, "nps", days_ago(1), score=10)
     for someone in (member, neighbour, MemberFactory(organization=org, status=status)):
         for today in (TODAY, TODAY - dt.timedelta(days=45), TODAY - dt.timedelta(days=1000)):
-            ours = m360_reads.member_headline_results(organization=org, member=someone, today=today)
-            assert ours == member_headline_results(organization=org, member=someone, today=today)
-    ours = m360_reads.member_headline_results(organization=org, member=member, today=TODAY)
+            ours = member_headline_results(organization=org, member=someone, today=today)
+            assert ours == reference.member_headline_results(
+                organization=org, member=someone, today=today
+            )
+    ours = member_headline_results(organization=org, member=member, today=TODAY)
     assert (ours["renewals"], ours["upgrades"], ours["referrals"], ours["nps_latest"]) == (
         2,
         1,
