@@ -1,10 +1,10 @@
-"""Member 360's reads of the gap's trend, the plan and the team, in fewer, precompiled
+"""Member 360's reads of the gap's trend and the team, in fewer, precompiled
 statements (the relationship, experience and timeline are ``engagement.selectors``', the
 header's results ``members.selectors``').
 
 Building and compiling querysets for them cost several times what PostgreSQL spends running
 them. Here the trend is a fixed SQL text, written once per process, whose answers are those
-of ``gap_explanation_and_trend`` (tests pin it); the boards and the team are read through
+of ``gap_explanation_and_trend`` (tests pin it); the team is read through
 ``PreparedRead`` for the same reason.
 
 Every statement is scoped to the organization by a parameter, as ``for_org`` would scope it,
@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Any
 
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from engagement.selectors import datetime_from_sql
 from members.models import Member
-from milestones.models import Commitment
-from milestones.selectors import _board
 from ops.prepared import PreparedRead
 from outcomes.explain import GapExplanation, explanation_and_trend_from
-from outcomes.models import Goal, SuccessGapSnapshot
+from outcomes.models import SuccessGapSnapshot
 from tenancy.models import Organization, Seat
 from tenancy.rules import require_same_organization
 
@@ -45,34 +42,6 @@ def organization_team(*, organization: Organization) -> list[Seat]:
     """``tenancy.selectors.organization_team`` (the seats with their users, admins first),
     compiled once per connection: the ownership section offers every seat on every page."""
     return _TEAM.rows(organization_id=organization.pk)
-
-
-def _goal_commitments(*, organization_id: int, member_id: int) -> QuerySet[Commitment]:
-    return (
-        Commitment.objects.for_org(organization_id)
-        .filter(goal__member_id=member_id)
-        .order_by(F("due_on").asc(nulls_last=True), "pk")
-    )
-
-
-_GOAL_COMMITMENTS = PreparedRead(_goal_commitments, organization_id=int, member_id=int)
-
-
-def accountability_boards(
-    *, organization: Organization, member: Member, goals: list[Goal]
-) -> list[dict[str, Any]]:
-    """``milestones.selectors.accountability_boards_for_goals`` for some of ``member``'s
-    goals: the commitments of the member's goals, compiled once per connection, instead of a
-    queryset of the goals' ids built per page (the page shows no commitment's owner, so no
-    seat is joined)."""
-    require_same_organization(organization, member=member)
-    if not goals:
-        return []
-    by_goal: dict[int, list[Commitment]] = {goal.pk: [] for goal in goals}
-    for commitment in _GOAL_COMMITMENTS.rows(organization_id=organization.pk, member_id=member.pk):
-        if commitment.goal_id in by_goal:
-            by_goal[commitment.goal_id].append(commitment)
-    return [_board(goal, by_goal[goal.pk]) for goal in goals]
 
 
 _TREND_DAYS = 90  # the header's sparkline: gap_explanation_and_trend's default window

@@ -29,7 +29,6 @@ from engagement.selectors import (
 )
 from members.blank_forms import BlankForm, blank_form, blank_form_showing
 from members.m360_reads import (
-    accountability_boards,
     gap_explanation_and_trend,
     organization_team,
 )
@@ -48,7 +47,7 @@ from members.page_html import (
 from members.paging import counted_page, empty_page
 from members.selectors import latest_ownership_changes, member_headline_results
 from milestones.models import Commitment
-from milestones.selectors import milestone_timeline
+from milestones.selectors import accountability_boards_for_goals, milestone_timeline
 from orchestration.forms import OwnerReassignForm
 from orchestration.selectors import member_events, member_nudges, member_work_present
 from orchestration.tasks_services import member_tasks
@@ -241,7 +240,9 @@ def plan_context(
 ) -> dict[str, Any]:
     """The joint-accountability board of each open goal."""
     reads = _reads(reads, organization, member)
-    boards = accountability_boards(organization=organization, member=member, goals=reads.open_goals)
+    boards = accountability_boards_for_goals(
+        organization=organization, member=member, goals=reads.open_goals
+    )
     complete_url = id_url("members:commitment_complete", organization, "commitment_id")
     reopen_url = id_url("members:commitment_reopen", organization, "commitment_id")
     for board in boards:

@@ -18,6 +18,7 @@ from milestones.models import Commitment, MilestoneDefinition, MilestoneType, Pr
 from ops.prepared import PreparedRead
 from outcomes.models import Goal
 from tenancy.models import Organization, Seat
+from tenancy.rules import require_same_organization
 from tenancy.selectors import organization_today
 
 # A pending milestone due within this many days is "due soon": time to act, not yet late.
@@ -158,16 +159,33 @@ def member_accountability_boards(
     return [_board(goal, goal.plan_commitments) for goal in goals]
 
 
+def _goal_commitments(*, organization_id: int, member_id: int) -> QuerySet[Commitment]:
+    return (
+        Commitment.objects.for_org(organization_id)
+        .filter(goal__member_id=member_id)
+        .order_by(F("due_on").asc(nulls_last=True), "pk")
+    )
+
+
+# Compiled once per connection: Member 360 reads the plan on every visit.
+_GOAL_COMMITMENTS = PreparedRead(_goal_commitments, organization_id=int, member_id=int)
+
+
 def accountability_boards_for_goals(
-    *, organization: Organization, goals: list[Goal]
+    *, organization: Organization, member: Member, goals: list[Goal]
 ) -> list[dict[str, Any]]:
-    """The board of each of ``goals`` (already read, in the order given): one query for their
-    commitments, none when there is no goal."""
+    """The board of each of ``goals`` (some of ``member``'s goals, already read, in the order
+    given): one query for the commitments of the member's goals, compiled once per
+    connection instead of a queryset of the goals' ids built per page (the page shows no
+    commitment's owner, so no seat is joined); none when there is no goal.
+    tests/members/m360_reference.py holds the queryset it stands for."""
+    require_same_organization(organization, member=member)
     if not goals:
         return []
     by_goal: dict[int, list[Commitment]] = {goal.pk: [] for goal in goals}
-    for commitment in _scoped_commitments(organization).filter(goal_id__in=list(by_goal)):
-        by_goal[commitment.goal_id].append(commitment)
+    for commitment in _GOAL_COMMITMENTS.rows(organization_id=organization.pk, member_id=member.pk):
+        if commitment.goal_id in by_goal:
+            by_goal[commitment.goal_id].append(commitment)
     return [_board(goal, by_goal[goal.pk]) for goal in goals]
 
 

@@ -23,6 +23,9 @@ from engagement.selectors import (
 )
 from members.models import Advocacy, Member, MembershipEvent
 from members.selectors import MemberHeadline, _tenure_days
+from milestones.models import Commitment
+from milestones.selectors import _board, _scoped_commitments
+from outcomes.models import Goal
 from tenancy.models import Organization
 from tenancy.rules import require_same_organization
 
@@ -138,3 +141,16 @@ def member_headline_results(
         referrals=referrals,
         nps_latest=nps_latest,
     )
+
+
+def accountability_boards_for_goals(
+    *, organization: Organization, goals: list[Goal]
+) -> list[dict[str, Any]]:
+    """The board of each of ``goals`` (already read, in the order given): one query for their
+    commitments, none when there is no goal."""
+    if not goals:
+        return []
+    by_goal: dict[int, list[Commitment]] = {goal.pk: [] for goal in goals}
+    for commitment in _scoped_commitments(organization).filter(goal_id__in=list(by_goal)):
+        by_goal[commitment.goal_id].append(commitment)
+    return [_board(goal, by_goal[goal.pk]) for goal in goals]

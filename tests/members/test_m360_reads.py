@@ -121,7 +121,7 @@ def test_timeline_as_the_selectors_read_it(tenant_a):
     [
         member_timeline,
         relationship_and_experience,
-        functools.partial(m360_reads.accountability_boards, goals=[]),
+        functools.partial(accountability_boards_for_goals, goals=[]),
         m360_reads.gap_explanation_and_trend,
         functools.partial(member_headline_results, today=TODAY),
     ],
@@ -209,9 +209,9 @@ def test_boards_as_accountability_boards_for_goals_reads_them(tenant_a):
         )
     CommitmentFactory(goal=GoalFactory(desired_outcome__member=MemberFactory(organization=org)))
     for goals in ([], [first], [second, first], [first, second, third]):
-        ours = m360_reads.accountability_boards(organization=org, member=member, goals=goals)
+        ours = accountability_boards_for_goals(organization=org, member=member, goals=goals)
         assert _shape(ours) == _shape(
-            accountability_boards_for_goals(organization=org, goals=goals)
+            reference.accountability_boards_for_goals(organization=org, goals=goals)
         )
     assert [board["blind_spot"] for board in ours] == [False, True, False]
 
