@@ -28,10 +28,7 @@ from engagement.selectors import (
     relationship_and_experience,
 )
 from members.blank_forms import BlankForm, blank_form, blank_form_showing
-from members.m360_reads import (
-    gap_explanation_and_trend,
-    organization_team,
-)
+from members.m360_reads import organization_team
 from members.member_page_goals import GoalHtml
 from members.member_page_rows import context_event_rows, engagement_rows, milestone_rows
 from members.models import Member
@@ -51,6 +48,7 @@ from milestones.selectors import accountability_boards_for_goals, milestone_time
 from orchestration.forms import OwnerReassignForm
 from orchestration.selectors import member_events, member_nudges, member_work_present
 from orchestration.tasks_services import member_tasks
+from outcomes.explain import gap_explanation_and_trend
 from outcomes.forms import ConditionAssessForm, DesiredOutcomeForm, GoalForm, GoalProgressForm
 from outcomes.models import DesiredOutcome, Goal
 from outcomes.selectors import OPEN_STATUSES, goal_pace, member_outcome_tree

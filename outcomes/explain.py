@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from engagement.selectors import datetime_from_sql
 from members.models import Member
 from ops.prepared import PreparedRead
 from outcomes.models import SuccessGapSnapshot
 from tenancy.models import Organization
+from tenancy.rules import require_same_organization
 
 
 @dataclass
@@ -157,37 +161,47 @@ def _snapshot_with_run(*, organization_id: int, snapshot_id: int) -> QuerySet:
 _SNAPSHOT_WITH_RUN = PreparedRead(_snapshot_with_run, organization_id=int, snapshot_id=int)
 
 
-def _trend_with_one_before(*, organization_id: int, member_id: int, since: dt.datetime) -> QuerySet:
-    """(id, computed at, gap) of the member's snapshots since ``since``, and of the latest one
-    before it, oldest first."""
-    snapshots = SuccessGapSnapshot.objects.for_org(organization_id).filter(member_id=member_id)
-    before = snapshots.filter(computed_at__lt=since).order_by("-computed_at", "-pk").values("pk")
+TREND_DAYS = 90  # Member 360's sparkline
+
+
+@functools.cache
+def _trend_sql() -> str:
+    """(id, computed at, gap) of the member's snapshots since a time and of the latest one
+    before it, oldest first; on PostgreSQL two range scans of the (organization, member,
+    computed_at) index."""
+    table = connection.ops.quote_name(SuccessGapSnapshot._meta.db_table)
+    # Only the table name and placeholders go into the text.
     return (
-        snapshots.filter(Q(computed_at__gte=since) | Q(pk=Subquery(before[:1])))
-        .order_by("computed_at", "pk")
-        .values_list("pk", "computed_at", "gap")
+        f"SELECT id, computed_at, gap FROM {table}"  # noqa: S608
+        " WHERE organization_id = %s AND member_id = %s AND (computed_at >= %s OR id = ("
+        f" SELECT id FROM {table}"
+        " WHERE organization_id = %s AND member_id = %s AND computed_at < %s"
+        " ORDER BY computed_at DESC, id DESC LIMIT 1))"
+        " ORDER BY computed_at, id"
     )
 
 
 def gap_explanation_and_trend(
-    *, organization: Organization, member: Member, days: int = 90, now: dt.datetime | None = None
+    *, organization: Organization, member: Member, now: dt.datetime | None = None
 ) -> tuple[GapExplanation, list[tuple[dt.datetime, float | None]]]:
-    """``gap_explanation`` and ``member_gap_trend`` together, for a page showing both.
+    """``gap_explanation`` and ``member_gap_trend`` (over ``TREND_DAYS``) together, for a page
+    showing both.
 
     One read of the trend's (id, time, gap) that also carries the latest snapshot before the
     trend's window: with it, the rows hold the latest two snapshots and the one of 30 days ago
     (every snapshot since the window opened is there, and the latest one before it stands for
-    all older ones). Then the latest snapshot with its run, by id, through SQL compiled once per
-    connection (``ops.prepared.PreparedRead``). The trend's window must reach back past 30 days."""
+    all older ones). That read is a fixed SQL text, written once per process, instead of a
+    queryset with a subquery built and compiled per page (tests/members/m360_reference.py
+    holds that queryset, and the tests hold this read to it). Then the latest snapshot with
+    its run, by id (``explanation_and_trend_from``)."""
+    require_same_organization(organization, member=member)
     now = now or timezone.now()
-    since = now - dt.timedelta(days=days)
+    since = now - dt.timedelta(days=TREND_DAYS)
     month_ago = now - dt.timedelta(days=30)
-    if since > month_ago:
-        trend = member_gap_trend(organization=organization, member=member, days=days, now=now)
-        return gap_explanation(organization=organization, member=member, now=now), trend
-    rows = list(
-        _trend_with_one_before(organization_id=organization.pk, member_id=member.pk, since=since)
-    )
+    ids = [organization.pk, member.pk, connection.ops.adapt_datetimefield_value(since)]
+    with connection.cursor() as cursor:
+        cursor.execute(_trend_sql(), ids * 2)
+        rows = [(pk, datetime_from_sql(at), gap) for pk, at, gap in cursor.fetchall()]
     return explanation_and_trend_from(organization, rows, since=since, month_ago=month_ago)
 
 
@@ -199,9 +213,9 @@ def explanation_and_trend_from(
     month_ago: dt.datetime,
 ) -> tuple[GapExplanation, list[tuple[dt.datetime, float | None]]]:
     """The explanation and the trend from a member's (id, computed at, gap) rows since
-    ``since`` plus the latest one before it, oldest first (``_trend_with_one_before``'s read,
-    however it was run): the latest snapshot with its run is read by id, the previous gap and
-    the one of 30 days ago come from the rows."""
+    ``since`` plus the latest one before it, oldest first (``gap_explanation_and_trend``'s
+    read, however it was run): the latest snapshot with its run is read by id, the previous
+    gap and the one of 30 days ago come from the rows."""
     trend = [(at, gap) for _, at, gap in rows if at >= since]
     latest = (
         _SNAPSHOT_WITH_RUN.first(organization_id=organization.pk, snapshot_id=rows[-1][0])

@@ -8,6 +8,9 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
+from django.db.models import Q, QuerySet, Subquery
+from django.utils import timezone
+
 from engagement.models import ContextEvent, Engagement
 from engagement.selectors import (
     TIMELINE_ENGAGEMENT_FIELDS,
@@ -25,7 +28,13 @@ from members.models import Advocacy, Member, MembershipEvent
 from members.selectors import MemberHeadline, _tenure_days
 from milestones.models import Commitment
 from milestones.selectors import _board, _scoped_commitments
-from outcomes.models import Goal
+from outcomes.explain import (
+    GapExplanation,
+    explanation_and_trend_from,
+    gap_explanation,
+    member_gap_trend,
+)
+from outcomes.models import Goal, SuccessGapSnapshot
 from tenancy.models import Organization
 from tenancy.rules import require_same_organization
 
@@ -154,3 +163,37 @@ def accountability_boards_for_goals(
     for commitment in _scoped_commitments(organization).filter(goal_id__in=list(by_goal)):
         by_goal[commitment.goal_id].append(commitment)
     return [_board(goal, by_goal[goal.pk]) for goal in goals]
+
+
+def _trend_with_one_before(*, organization_id: int, member_id: int, since: dt.datetime) -> QuerySet:
+    """(id, computed at, gap) of the member's snapshots since ``since``, and of the latest one
+    before it, oldest first."""
+    snapshots = SuccessGapSnapshot.objects.for_org(organization_id).filter(member_id=member_id)
+    before = snapshots.filter(computed_at__lt=since).order_by("-computed_at", "-pk").values("pk")
+    return (
+        snapshots.filter(Q(computed_at__gte=since) | Q(pk=Subquery(before[:1])))
+        .order_by("computed_at", "pk")
+        .values_list("pk", "computed_at", "gap")
+    )
+
+
+def gap_explanation_and_trend(
+    *, organization: Organization, member: Member, days: int = 90, now: dt.datetime | None = None
+) -> tuple[GapExplanation, list[tuple[dt.datetime, float | None]]]:
+    """``gap_explanation`` and ``member_gap_trend`` together, for a page showing both.
+
+    One read of the trend's (id, time, gap) that also carries the latest snapshot before the
+    trend's window: with it, the rows hold the latest two snapshots and the one of 30 days ago
+    (every snapshot since the window opened is there, and the latest one before it stands for
+    all older ones). Then the latest snapshot with its run, by id. The trend's window must reach
+    back past 30 days."""
+    now = now or timezone.now()
+    since = now - dt.timedelta(days=days)
+    month_ago = now - dt.timedelta(days=30)
+    if since > month_ago:
+        trend = member_gap_trend(organization=organization, member=member, days=days, now=now)
+        return gap_explanation(organization=organization, member=member, now=now), trend
+    rows = list(
+        _trend_with_one_before(organization_id=organization.pk, member_id=member.pk, since=since)
+    )
+    return explanation_and_trend_from(organization, rows, since=since, month_ago=month_ago)

@@ -122,7 +122,7 @@ def test_timeline_as_the_selectors_read_it(tenant_a):
         member_timeline,
         relationship_and_experience,
         functools.partial(accountability_boards_for_goals, goals=[]),
-        m360_reads.gap_explanation_and_trend,
+        gap_explanation_and_trend,
         functools.partial(member_headline_results, today=TODAY),
     ],
 )
@@ -228,6 +228,8 @@ def test_gap_explanation_and_trend_as_outcomes_explain_reads_them(tenant_a, hist
     _snapshot(MemberFactory(organization=org), days_ago=2, gap=50)
     now = timezone.now()
     for when in (now, now - dt.timedelta(days=35)):
-        ours = m360_reads.gap_explanation_and_trend(organization=org, member=member, now=when)
-        assert ours == gap_explanation_and_trend(organization=org, member=member, now=when)
+        ours = gap_explanation_and_trend(organization=org, member=member, now=when)
+        assert ours == reference.gap_explanation_and_trend(
+            organization=org, member=member, now=when
+        )
         assert all(at.tzinfo is not None for at, _gap in ours[1])
