@@ -28,7 +28,6 @@ from engagement.selectors import (
     relationship_and_experience,
 )
 from members.blank_forms import BlankForm, blank_form, blank_form_showing
-from members.m360_reads import organization_team
 from members.member_page_goals import GoalHtml
 from members.member_page_rows import context_event_rows, engagement_rows, milestone_rows
 from members.models import Member
@@ -53,7 +52,7 @@ from outcomes.forms import ConditionAssessForm, DesiredOutcomeForm, GoalForm, Go
 from outcomes.models import DesiredOutcome, Goal
 from outcomes.selectors import OPEN_STATUSES, goal_pace, member_outcome_tree
 from tenancy.models import Organization, Seat
-from tenancy.selectors import organization_today
+from tenancy.selectors import organization_team_rows, organization_today
 
 Bound = Mapping[str, forms.Form]
 SECTION_PAGE_SIZE = 10
@@ -276,7 +275,7 @@ def ownership_context(
     """Who owned the account (the latest hand-offs) and the form to hand it over. The form
     offers the organization's seats, read with their users; the hand-offs take their seats
     from that list instead of joining three seats and three users per row."""
-    team = {seat.pk: seat for seat in organization_team(organization=organization)}
+    team = {seat.pk: seat for seat in organization_team_rows(organization=organization)}
     failed = (bound or {}).get("owner")
     owner_form = (
         with_html(failed) if failed is not None else _blank_owner_form(team.values(), member)

@@ -13,12 +13,11 @@ from django.utils import timezone
 from engagement.choices import EngagementType
 from engagement.models import ContextEvent, Engagement
 from engagement.selectors import member_timeline, relationship_and_experience
-from members import m360_reads
 from members.selectors import member_headline_results
 from milestones.models import Commitment
 from milestones.selectors import accountability_boards_for_goals
 from outcomes.explain import gap_explanation_and_trend
-from tenancy.selectors import organization_team
+from tenancy.selectors import organization_team, organization_team_rows
 from tests.factories import (
     AppropriateExperienceFactory,
     CommitmentFactory,
@@ -174,7 +173,7 @@ def test_the_team_as_organization_team_reads_it(tenant_a, tenant_b):
     SeatFactory(organization=tenant_b.organization)
     for tenant in (tenant_a, tenant_b):
         org = tenant.organization
-        ours = m360_reads.organization_team(organization=org)
+        ours = organization_team_rows(organization=org)
         assert ours == list(organization_team(organization=org))
         assert [seat.user.email for seat in ours] == [
             seat.user.email for seat in organization_team(organization=org)
