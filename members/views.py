@@ -24,7 +24,6 @@ from django.views.decorators.http import require_POST, require_safe
 from engagement.forms import LogEngagementForm
 from engagement.selectors import direction_mix
 from engagement.services import engagement_record
-from members.book_events import book_events_page
 from members.forms import MemberFilterForm
 from members.list_filters import filter_fields
 from members.member_page import (
@@ -51,6 +50,7 @@ from milestones.services import (
 from ops.prepared import PreparedRead
 from orchestration.forms import OwnerReassignForm
 from orchestration.models import Task
+from orchestration.selectors import events_to_announce_or_confirm_page
 from orchestration.tasks_services import task_complete, task_reopen, tasks_for_seat
 from outcomes.forms import ConditionAssessForm, DesiredOutcomeForm, GoalForm, GoalProgressForm
 from outcomes.models import Condition, DesiredOutcome, Goal
@@ -132,7 +132,7 @@ def _book_tasks(request: HttpRequest, *, bound: Bound | None = None) -> dict[str
 
 def _book_events(request: HttpRequest) -> dict[str, Any]:
     """The events of my members to announce or to have confirmed this week."""
-    page = book_events_page(
+    page = events_to_announce_or_confirm_page(
         organization=request.organization,
         owner=request.seat,
         number=request.GET.get("events_page"),

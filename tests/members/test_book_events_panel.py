@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from members.paging import counted_page
-from orchestration.selectors import events_to_announce_or_confirm
 from tests.factories import MemberFactory, OrchestratedEventFactory
+from tests.members.book_events_reference import events_to_announce_or_confirm
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}

@@ -1,5 +1,6 @@
-"""My book's events panel read with fixed SQL (``book_events_page``) shows what the selector
-``events_to_announce_or_confirm`` selects, paged as ``counted_page`` paged it."""
+"""My book's events panel read with fixed SQL (``events_to_announce_or_confirm_page``) shows
+what the ORM reference ``events_to_announce_or_confirm`` selects, paged as ``counted_page``
+paged it."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from members.book_events import book_events_page
 from members.paging import counted_page
 from orchestration.models import Nudge, OrchestratedEvent
-from orchestration.selectors import events_to_announce_or_confirm
+from orchestration.selectors import events_to_announce_or_confirm_page
 from tests.factories import MemberFactory, NudgeFactory, OrchestratedEventFactory
+from tests.members.book_events_reference import events_to_announce_or_confirm
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +98,7 @@ def test_the_panel_shows_what_the_selector_selects(events, number):
         organization=events.organization, owner=events.msm, now=NOW
     )
     expected = counted_page(selected, number, 4)
-    page = book_events_page(
+    page = events_to_announce_or_confirm_page(
         organization=events.organization, owner=events.msm, number=number, per_page=4, now=NOW
     )
     assert expected.paginator.count == 10  # the fixture's events in the panel
@@ -108,17 +109,17 @@ def test_the_panel_shows_what_the_selector_selects(events, number):
 
 def test_the_first_page_is_one_query_and_its_nudges_another(events, tenant_b):
     with CaptureQueriesContext(connection) as queries:
-        book_events_page(
+        events_to_announce_or_confirm_page(
             organization=events.organization, owner=events.msm, number=None, per_page=4
         )
     assert len(queries) == 2
     with CaptureQueriesContext(connection) as queries:
-        page = book_events_page(
+        page = events_to_announce_or_confirm_page(
             organization=events.organization, owner=events.admin, number="1", per_page=4
         )
         assert list(page) == [] and page.paginator.count == 0
     assert len(queries) == 1
     with pytest.raises(ValidationError):
-        book_events_page(
+        events_to_announce_or_confirm_page(
             organization=events.organization, owner=tenant_b.msm, number=None, per_page=4
         )

@@ -16,11 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orchestration.models import Nudge, OrchestratedEvent
-from orchestration.selectors import (
-    events_to_announce_or_confirm,
-    member_events,
-    member_nudges,
-)
+from orchestration.selectors import member_events, member_nudges
 from outcomes.scoring import success_gaps_recompute
 from tests.factories import (
     CommitmentFactory,
@@ -34,6 +30,7 @@ from tests.factories import (
     ProgressMilestoneFactory,
     TaskFactory,
 )
+from tests.members.book_events_reference import events_to_announce_or_confirm
 
 pytestmark = pytest.mark.django_db
 
