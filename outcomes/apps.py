@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class OutcomesConfig(AppConfig):
@@ -6,5 +7,8 @@ class OutcomesConfig(AppConfig):
 
     def ready(self) -> None:
         from outcomes import signals
+        from outcomes.run_key import create_snapshot_run_key
 
         signals.connect()
+        # After every migrate: SQLite loses a table's triggers when a migration rebuilds it.
+        post_migrate.connect(create_snapshot_run_key, sender=self, dispatch_uid="outcomes.run_key")

@@ -317,8 +317,13 @@ class SuccessGapSnapshot(TenantModel):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="+", db_index=False
     )
+    # Checked by the database once per statement, not per row (outcomes/run_key.py).
     run = models.ForeignKey(
-        SuccessGapRun, on_delete=models.CASCADE, related_name="snapshots", db_index=False
+        SuccessGapRun,
+        on_delete=models.CASCADE,
+        related_name="snapshots",
+        db_index=False,
+        db_constraint=False,
     )
     member = models.ForeignKey(
         "members.Member", on_delete=models.CASCADE, related_name="gap_snapshots"
