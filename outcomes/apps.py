@@ -7,8 +7,8 @@ class OutcomesConfig(AppConfig):
 
     def ready(self) -> None:
         from outcomes import signals
-        from outcomes.run_key import create_snapshot_run_key
+        from outcomes.snapshot_keys import create_snapshot_keys
 
         signals.connect()
         # After every migrate: SQLite loses a table's triggers when a migration rebuilds it.
-        post_migrate.connect(create_snapshot_run_key, sender=self, dispatch_uid="outcomes.run_key")
+        post_migrate.connect(create_snapshot_keys, sender=self, dispatch_uid="outcomes.keys")

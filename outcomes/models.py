@@ -314,10 +314,15 @@ class SuccessGapSnapshot(TenantModel):
     # Every snapshot written pays for every index of the table, and scoring writes one per
     # member every night: the organization's and the run's own indexes would only repeat the
     # leading columns of the two below (Meta), so they are left out.
+    # The run and the member are checked by the database once per statement, not per row, in
+    # the snapshot's organization (outcomes/snapshot_keys.py); the organization through them.
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
-    # Checked by the database once per statement, not per row (outcomes/run_key.py).
     run = models.ForeignKey(
         SuccessGapRun,
         on_delete=models.CASCADE,
@@ -326,7 +331,10 @@ class SuccessGapSnapshot(TenantModel):
         db_constraint=False,
     )
     member = models.ForeignKey(
-        "members.Member", on_delete=models.CASCADE, related_name="gap_snapshots"
+        "members.Member",
+        on_delete=models.CASCADE,
+        related_name="gap_snapshots",
+        db_constraint=False,
     )
     computed_at = models.DateTimeField()
     functional = models.FloatField(null=True, help_text="F, 0–1")

@@ -336,10 +336,7 @@ def test_vouching_follows_chains_to_a_table_that_keeps_its_key():
 def test_the_plan_vouches_only_through_not_null_keys():
     plan = join_plan()
     by_table = {v.table: v for v in plan.vouched}
-    assert by_table["outcomes_successgapsnapshot"].through in {
-        "members_member",
-        "outcomes_successgaprun",
-    }
+    assert by_table["members_membershipevent"].through == "members_member"
     assert by_table["outcomes_condition"].through == "outcomes_goal"
     # The member table's keys are all nullable or absent: it keeps its own (it anchors the rest).
     assert "members_member" not in by_table
@@ -401,10 +398,10 @@ def test_ensure_drops_an_organization_key_django_puts_back():
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            "ALTER TABLE outcomes_successgapsnapshot ADD CONSTRAINT snapshot_org_single "
+            "ALTER TABLE members_membershipevent ADD CONSTRAINT event_org_single "
             "FOREIGN KEY (organization_id) REFERENCES tenancy_organization (id) "
             "DEFERRABLE INITIALLY DEFERRED"
         )
     added = ensure_join_constraints()
-    assert added.superseded == (("outcomes_successgapsnapshot", "snapshot_org_single"),)
-    assert pg_constraint("snapshot_org_single") is None
+    assert added.superseded == (("members_membershipevent", "event_org_single"),)
+    assert pg_constraint("event_org_single") is None
