@@ -544,11 +544,9 @@ def success_gaps_compute(
             cursor.execute(band_events_sql(d), params)
             band_changes = cursor.rowcount
             cursor.execute(MEMBER_LATEST_SQL, params)
-        if d.vendor == "postgresql":
-            # The snapshots' foreign keys are checked here, before the run row is locked by the
-            # count below: checked at commit, they would hold that lock as long as they take
-            # (about a third of a chunk's time), and a chunk finishing alongside would wait.
-            connection.check_constraints()
+        # The snapshots' member and run were checked by the insert itself, once for the
+        # statement (outcomes/snapshot_keys.py): nothing long is left for the commit, so the
+        # count below holds the run row's lock only for the moment it takes.
         cursor.execute(RUN_COUNT_SQL, {**params, "scored": scored})
         cursor.execute(RUN_FINISH_SQL, params)
     run.refresh_from_db(fields=["members_scored", "finished_at"])
