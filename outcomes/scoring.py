@@ -92,6 +92,25 @@ class Dialect:
         inlines one used once; SQLite decides for itself)."""
         return "MATERIALIZED" if self.vendor == "postgresql" else ""
 
+    def condition_counts(self, goal: str) -> tuple[str, str]:
+        """(select-list items, FROM addition) counting the conditions of each ``goal`` row, met
+        and all: one index probe per goal on PostgreSQL (a LATERAL join), two correlated
+        subqueries on SQLite, which has no LATERAL."""
+        if self.vendor == "postgresql":
+            return (
+                "cc.total AS conditions_total, cc.met AS conditions_met",
+                " LEFT JOIN LATERAL (SELECT COUNT(*) AS total,"
+                " COUNT(CASE WHEN c.state = 'met' THEN 1 END) AS met"
+                " FROM outcomes_condition c"
+                f" WHERE c.organization_id = %(org)s AND c.goal_id = {goal}.id) cc ON TRUE",
+            )
+        counted = (
+            "(SELECT COUNT(*) FROM outcomes_condition c"
+            f" WHERE c.organization_id = %(org)s AND c.goal_id = {goal}.id{{}})"
+        )
+        met = counted.format(" AND c.state = 'met'")
+        return f"{counted.format('')} AS conditions_total, {met} AS conditions_met", ""
+
     def real(self, expression: str) -> str:
         kind = "DOUBLE PRECISION" if self.vendor == "postgresql" else "REAL"
         return f"CAST({expression} AS {kind})"
@@ -181,22 +200,19 @@ def counts_sql(d: Dialect, scope: MemberRange) -> str:
         f"CASE WHEN {span} <= 0 THEN (CASE WHEN {elapsed} >= 0 THEN 1.0 ELSE 0.0 END) "
         f"ELSE {clamp01(f'({elapsed} * 1.0 / {span})')} END"
     )
-    # The scope's active goals, read once and shared by the three parts that need them; each
-    # goal's progress and expected share computed here, once.
+    # The scope's active goals, read once and shared by the parts that need them; each goal's
+    # progress and expected share computed here, once, and its conditions counted here: they
+    # reach their member only through the goal, and looked up goal by goal (an index probe
+    # each) a chunk reads its own goals' conditions, not every condition of the organization.
+    condition_counts, condition_join = d.condition_counts("outcomes_goal")
     active_goals = f"""
-        SELECT id, member_id, {progress} AS p, {expected} AS e
-        FROM outcomes_goal WHERE {where("")} AND {ACTIVE_GOAL}"""
+        SELECT id, member_id, {progress} AS p, {expected} AS e, {condition_counts}
+        FROM outcomes_goal{condition_join} WHERE {where("")} AND {ACTIVE_GOAL}"""
     goals = """
         SELECT member_id, COUNT(*) AS active,
-               AVG(CASE WHEN e <= 0 OR p >= e THEN 1.0 ELSE p / e END) AS pace
+               AVG(CASE WHEN e <= 0 OR p >= e THEN 1.0 ELSE p / e END) AS pace,
+               SUM(conditions_total) AS conditions_total, SUM(conditions_met) AS conditions_met
         FROM active_goals GROUP BY member_id"""
-    # Conditions reach their member through the goal: only the scope's goals' conditions.
-    conditions = """
-        SELECT g.member_id, COUNT(*) AS total,
-               SUM(CASE WHEN c.state = 'met' THEN 1 ELSE 0 END) AS met
-        FROM active_goals g JOIN outcomes_condition c
-          ON c.goal_id = g.id AND c.organization_id = %(org)s
-        GROUP BY g.member_id"""
     # Functional and operational milestones (F) and the strategic milestones of active goals
     # (O) in one pass over the scope's milestones: one read of the table, not two.
     functional = "pm.type IN ('functional', 'operational')"
@@ -239,7 +255,8 @@ def counts_sql(d: Dialect, scope: MemberRange) -> str:
                COALESCE(ms.due, 0) AS milestones_due, COALESCE(ms.done, 0) AS milestones_done,
                COALESCE(cm.due, 0) AS commitments_due, COALESCE(cm.done, 0) AS commitments_done,
                COALESCE(gl.active, 0) AS goals_active, gl.pace AS pace,
-               COALESCE(cd.total, 0) AS conditions_total, COALESCE(cd.met, 0) AS conditions_met,
+               COALESCE(gl.conditions_total, 0) AS conditions_total,
+               COALESCE(gl.conditions_met, 0) AS conditions_met,
                COALESCE(ms.strategic_due, 0) AS strategic_due,
                COALESCE(ms.strategic_done, 0) AS strategic_done,
                COALESCE(ax.required, 0) AS experience_required,
@@ -248,7 +265,6 @@ def counts_sql(d: Dialect, scope: MemberRange) -> str:
         LEFT JOIN ({milestones}) ms ON ms.member_id = m.id
         LEFT JOIN ({commitments}) cm ON cm.member_id = m.id
         LEFT JOIN ({goals}) gl ON gl.member_id = m.id
-        LEFT JOIN ({conditions}) cd ON cd.member_id = m.id
         LEFT JOIN ({experience}) ax ON ax.member_id = m.id
         WHERE m.organization_id = %(org)s{scope.clause("m.id")}"""
 
