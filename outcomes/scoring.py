@@ -379,34 +379,34 @@ def insert_snapshots_sql(d: Dialect, scope: MemberRange) -> str:
 
 
 # The gap on record changes only when it moves by this much (or the band changes).
-LATEST_CHANGED = """(members_member.success_band <> {band}
-           OR members_member.success_gap IS NULL AND {gap} IS NOT NULL
-           OR members_member.success_gap IS NOT NULL AND {gap} IS NULL
-           OR ABS(members_member.success_gap - {gap}) >= 0.05)"""
+LATEST_CHANGED = """({member}.success_band <> {band}
+           OR {member}.success_gap IS NULL AND {gap} IS NOT NULL
+           OR {member}.success_gap IS NOT NULL AND {gap} IS NULL
+           OR ABS({member}.success_gap - {gap}) >= 0.05)"""
 
 
 def score_and_record_sql(d: Dialect, scope: MemberRange) -> str:
     """PostgreSQL: the three writes of a computation as one statement, the band events and the
     members' latest gap taken from the rows the insert returns instead of read back from the
     snapshot table (which also keeps them off the table's statistics, stale right after a large
-    insert). Returns one row: snapshots inserted, band changes recorded. Both read only the
-    scope's members (a chunk's, not the whole organization's) to join with what was inserted.
+    insert). Returns one row: snapshots inserted, band changes recorded.
 
     ``ON CONFLICT DO NOTHING`` on the one-snapshot-per-member-per-run key skips members the run
-    already scored, so a re-run chunk inserts, and so records, nothing twice. The events' old
-    band is the one on record before the update: every part of the statement reads the same
-    snapshot of the members.
+    already scored, so a re-run chunk inserts, and so records, nothing twice. The members whose
+    gap on record changes are read once, with the band on record before the update (every part
+    of the statement reads the same snapshot of the members); the events and the update both
+    take them from there, so the update touches only those rows.
     """
     columns = ", ".join(SNAPSHOT_COLUMNS)
     values = ", ".join("s." + column for column in SNAPSHOT_COLUMNS)
     payload = d.json_object(
-        ("member_id", "m.id"),
-        ("from", "m.success_band"),
-        ("to", "ins.band"),
-        ("gap", "ins.gap"),
-        ("run_id", "ins.run_id"),
+        ("member_id", "c.id"),
+        ("from", "c.old_band"),
+        ("to", "c.band"),
+        ("gap", "c.gap"),
+        ("run_id", "c.run_id"),
     )
-    changed = LATEST_CHANGED.format(band="ins.band", gap="ins.gap")
+    changed = LATEST_CHANGED.format(member="m", band="ins.band", gap="ins.gap")
     return f"""
         WITH ins AS (
             INSERT INTO outcomes_successgapsnapshot
@@ -415,21 +415,21 @@ def score_and_record_sql(d: Dialect, scope: MemberRange) -> str:
             FROM ({scores_sql(d, scope)}) s
             ON CONFLICT (organization_id, run_id, member_id) DO NOTHING
             RETURNING member_id, run_id, band, gap
+        ), changed AS {d.materialized()} (
+            SELECT m.id, m.success_band AS old_band, ins.band, ins.gap, ins.run_id
+            FROM ins JOIN members_member m ON m.id = ins.member_id
+            WHERE m.organization_id = %(org)s{scope.clause("m.id")} AND {changed}
         ), events AS (
             INSERT INTO tenancy_domainevent
                 (organization_id, kind, subject_id, payload, occurred_at)
-            SELECT %(org)s, 'member.band_changed', m.id, {payload}, %(computed_at)s
-            FROM ins JOIN members_member m ON m.id = ins.member_id
-            WHERE m.organization_id = %(org)s{scope.clause("m.id")}
-              AND m.success_band <> ins.band
+            SELECT %(org)s, 'member.band_changed', c.id, {payload}, %(computed_at)s
+            FROM changed c WHERE c.old_band <> c.band
             RETURNING 1
         ), latest AS (
             UPDATE members_member
-            SET success_gap = ins.gap, success_band = ins.band,
-                success_computed_at = %(computed_at)s
-            FROM ins
-            WHERE ins.member_id = members_member.id AND members_member.organization_id = %(org)s
-              {scope.clause("members_member.id")} AND {changed}
+            SET success_gap = c.gap, success_band = c.band, success_computed_at = %(computed_at)s
+            FROM changed c
+            WHERE c.id = members_member.id AND members_member.organization_id = %(org)s
             RETURNING 1
         )
         SELECT (SELECT COUNT(*) FROM ins), (SELECT COUNT(*) FROM events),
@@ -459,7 +459,7 @@ MEMBER_LATEST_SQL = """
     FROM outcomes_successgapsnapshot s
     WHERE s.organization_id = %(org)s AND s.run_id = %(run)s
       AND s.member_id = members_member.id AND members_member.organization_id = %(org)s
-      AND """ + LATEST_CHANGED.format(band="s.band", gap="s.gap")
+      AND """ + LATEST_CHANGED.format(member="members_member", band="s.band", gap="s.gap")
 
 
 SCORING_WORK_MEM = "64MB"
