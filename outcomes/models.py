@@ -312,10 +312,13 @@ class SuccessGapSnapshot(TenantModel):
     """
 
     # Every snapshot written pays for every index of the table, and scoring writes one per
-    # member every night: the organization's and the run's own indexes would only repeat the
-    # leading columns of the two below (Meta), so they are left out.
+    # member every night: the organization's, the run's and the member's own indexes would only
+    # repeat the leading columns of the two below (Meta), so they are left out.
     # The run and the member are checked by the database once per statement, not per row, in
     # the snapshot's organization (outcomes/snapshot_keys.py); the organization through them.
+    # Deleting a member or a run deletes its snapshots in the database too, through the
+    # organization's indexes below: Django's own cascade (DO_NOTHING here) would delete them by
+    # member or run id alone, which needs an index of its own on each.
     organization = models.ForeignKey(
         Organization,
         on_delete=models.CASCADE,
@@ -325,15 +328,16 @@ class SuccessGapSnapshot(TenantModel):
     )
     run = models.ForeignKey(
         SuccessGapRun,
-        on_delete=models.CASCADE,
+        on_delete=models.DO_NOTHING,
         related_name="snapshots",
         db_index=False,
         db_constraint=False,
     )
     member = models.ForeignKey(
         "members.Member",
-        on_delete=models.CASCADE,
+        on_delete=models.DO_NOTHING,
         related_name="gap_snapshots",
+        db_index=False,
         db_constraint=False,
     )
     computed_at = models.DateTimeField()

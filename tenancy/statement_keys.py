@@ -13,17 +13,18 @@ chunk all name the same run, whose row both chunks then lock 50,000 times each. 
   pairs, locks the target rows ``FOR KEY SHARE`` in one query, as a foreign key's check does
   row by row (so none can be deleted before the writer commits), and raises
   ``foreign_key_violation`` when one is missing;
-* deleting target rows deletes the rows that name them (``ON DELETE CASCADE``, what the
-  models say; Django deletes them first anyway, so this holds for SQL run outside the ORM, and
-  for a target deleted while a writer holds it: the delete waits for the writer's lock, then
-  removes what it wrote);
+* deleting target rows deletes the rows that name them (``ON DELETE CASCADE``), within the
+  organization, so through an index that begins with it: the field can say ``DO_NOTHING``, and
+  the table needs no index on the column alone for Django's cascade. A target deleted while a
+  writer holds it waits for the writer's lock, then removes what it wrote;
 * a target row named by rows cannot change its key.
 
 The field itself is declared ``db_constraint=False`` (``tenancy.join_constraints`` plans
-nothing for it). SQLite has only row-level triggers: each row's check is one index lookup
-there, which costs it little. A violation is an ``IntegrityError`` on both databases.
-``ensure_statement_keys`` creates the triggers idempotently; the declaring app connects it to
-``post_migrate``, because SQLite drops a table's triggers whenever a migration rebuilds it.
+nothing for it) and ``on_delete=DO_NOTHING``. SQLite has only row-level triggers: each row's
+check is one index lookup there, which costs it little. A violation is an
+``IntegrityError`` on both databases. ``ensure_statement_keys`` creates the triggers
+idempotently; the declaring app connects it to ``post_migrate``, because SQLite drops a
+table's triggers whenever a migration rebuilds it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """The snapshot's member and run are checked per statement by triggers (outcomes/snapshot_keys.py,
 created after every migrate), not per row by foreign keys, and its organization through them:
-drop the keys, Django's and the composite ones tenancy.join_constraints added on PostgreSQL."""
+drop the keys, Django's and the composite ones tenancy.join_constraints added on PostgreSQL.
+The triggers also delete a deleted member's or run's snapshots, through the organization-led
+indexes, so the member's own index goes."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -52,7 +54,7 @@ class Migration(migrations.Migration):
             field=models.ForeignKey(
                 db_constraint=False,
                 db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
+                on_delete=django.db.models.deletion.DO_NOTHING,
                 related_name="snapshots",
                 to="outcomes.successgaprun",
             ),
@@ -62,7 +64,8 @@ class Migration(migrations.Migration):
             name="member",
             field=models.ForeignKey(
                 db_constraint=False,
-                on_delete=django.db.models.deletion.CASCADE,
+                db_index=False,
+                on_delete=django.db.models.deletion.DO_NOTHING,
                 related_name="gap_snapshots",
                 to="members.member",
             ),
