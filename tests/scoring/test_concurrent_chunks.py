@@ -14,7 +14,9 @@ import time
 import pytest
 from django.db import connection, connections, transaction
 
+from outcomes.models import SuccessGapSnapshot
 from outcomes.scoring import member_id_chunks, success_gap_run_start, success_gaps_compute
+from tenancy.models import DomainEvent
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,3 +72,52 @@ def test_two_chunks_finishing_together_count_every_member(tenant_a):
     run.refresh_from_db()
     assert run.members_scored == 4
     assert run.finished_at is not None
+
+
+def test_the_same_chunk_scored_twice_at_once_is_written_once(tenant_a, caplog):
+    """A chunk delivered again while the first delivery still runs: the second insert waits for
+    the first to commit, meets the one-per-member-per-run key, and is run again, finding the
+    chunk done. Every member once, counted once, no band change twice."""
+    organization = tenant_a.organization
+    MemberFactory.create_batch(3, organization=organization)
+    run = success_gap_run_start(organization=organization, chunked=True)
+    (chunk,) = member_id_chunks(organization=organization, size=3)
+    results = []
+
+    if connection.vendor != "postgresql":
+        for _ in range(2):
+            results.append(success_gaps_compute(organization=organization, run=run, scope=chunk))
+    else:
+        errors: list[BaseException] = []
+
+        def score_again() -> None:
+            try:
+                results.append(
+                    success_gaps_compute(organization=organization, run=run, scope=chunk)
+                )
+            except BaseException as exc:  # handed to the test thread
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        try:
+            with transaction.atomic():  # the first delivery holds its transaction open...
+                results.append(
+                    success_gaps_compute(organization=organization, run=run, scope=chunk)
+                )
+                other = threading.Thread(target=score_again)
+                other.start()
+                wait_until_a_backend_waits_for_a_lock(other)  # ...until the second waits
+        finally:
+            other.join(timeout=30)
+        assert not other.is_alive() and not errors, errors
+        assert "scored alongside" in caplog.text  # the second insert met the first's rows
+
+    assert sorted(r.members_scored for r in results) == [0, 3]
+    assert sum(r.band_changes for r in results) == results[0].band_changes
+    run.refresh_from_db()
+    assert run.members_scored == 3 and run.finished_at is not None
+    snapshots = SuccessGapSnapshot.objects.for_org(organization).filter(run=run)
+    assert snapshots.count() == 3
+    events = DomainEvent.objects.for_org(organization).filter(kind="member.band_changed")
+    assert events.count() == results[0].band_changes
