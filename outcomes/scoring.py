@@ -363,27 +363,28 @@ SNAPSHOT_COLUMNS = (
 )
 
 
-def insert_snapshots_sql(d: Dialect, scope: MemberRange) -> str:
-    """Insert one snapshot per member of the scope for the run, skipping members the run
-    already scored (so re-running a chunk writes nothing twice).
+# How an insert leaves out the members its run already holds. SQLite: by looking for each
+# one (through the run's unique key). PostgreSQL, first: not at all, the key refuses them (see
+# ``_score_and_record``); again, after a refusal: ON CONFLICT DO NOTHING on that key.
+SKIP_SCORED = """
+        WHERE NOT EXISTS (
+            SELECT 1 FROM outcomes_successgapsnapshot done
+            WHERE done.organization_id = %(org)s AND done.run_id = %(run)s
+              AND done.member_id = s.member_id)"""
+CONFLICTS_SKIPPED = """
+        ON CONFLICT (organization_id, run_id, member_id) DO NOTHING"""
 
-    A plain insert of the rows the run lacks, not ``ON CONFLICT DO NOTHING``: that inserts each
-    row speculatively (a look-up of the key first, and one more log record per row), about a
-    tenth of a chunk's time on PostgreSQL. A chunk scored twice at the same moment (a task
-    delivered again while the first still runs) is left to ``success_gaps_compute``: the second
-    insert waits for the first to commit, fails on the one-per-member-per-run key, and is run
-    again."""
+
+def insert_snapshots_sql(d: Dialect, scope: MemberRange, skip: str = SKIP_SCORED) -> str:
+    """Insert one snapshot per member of the scope for the run, leaving out (``skip``) the
+    members the run already scored, so re-running a chunk writes nothing twice."""
     columns = ", ".join(SNAPSHOT_COLUMNS)
     values = ", ".join("s." + column for column in SNAPSHOT_COLUMNS)
     return f"""
         INSERT INTO outcomes_successgapsnapshot
             (organization_id, run_id, member_id, computed_at, {columns})
         SELECT %(org)s, %(run)s, s.member_id, %(computed_at)s, {values}
-        FROM ({scores_sql(d, scope)}) s
-        WHERE NOT EXISTS (
-            SELECT 1 FROM outcomes_successgapsnapshot done
-            WHERE done.organization_id = %(org)s AND done.run_id = %(run)s
-              AND done.member_id = s.member_id)"""
+        FROM ({scores_sql(d, scope)}) s{skip}"""
 
 
 # The gap on record changes only when it moves by this much (or the band changes).
@@ -393,14 +394,14 @@ LATEST_CHANGED = """({member}.success_band <> {band}
            OR ABS({member}.success_gap - {gap}) >= 0.05)"""
 
 
-def score_and_record_sql(d: Dialect, scope: MemberRange) -> str:
+def score_and_record_sql(d: Dialect, scope: MemberRange, skip: str = CONFLICTS_SKIPPED) -> str:
     """PostgreSQL: the three writes of a computation as one statement, the band events and the
     members' latest gap taken from the rows the insert returns instead of read back from the
     snapshot table (which also keeps them off the table's statistics, stale right after a large
     insert). Returns one row: snapshots inserted, band changes recorded.
 
-    The insert is ``insert_snapshots_sql``'s, which skips members the run already scored, so a
-    re-run chunk inserts, and so records, nothing twice. The members whose
+    The insert is ``insert_snapshots_sql``'s, which leaves out (``skip``) the members the run
+    already scored, so a re-run chunk inserts, and so records, nothing twice. The members whose
     gap on record changes are read once, with the band on record before the update (every part
     of the statement reads the same snapshot of the members); the events and the update both
     take them from there, so the update touches only those rows.
@@ -415,7 +416,7 @@ def score_and_record_sql(d: Dialect, scope: MemberRange) -> str:
     changed = LATEST_CHANGED.format(member="m", band="ins.band", gap="ins.gap")
     return f"""
         WITH ins AS (
-            {insert_snapshots_sql(d, scope)}
+            {insert_snapshots_sql(d, scope, skip)}
             RETURNING member_id, run_id, band, gap
         ), changed AS {d.materialized()} (
             SELECT m.id, m.success_band AS old_band, ins.band, ins.gap, ins.run_id
@@ -554,7 +555,7 @@ def success_gaps_compute(
                 # it expects, and the hourly repair scores the chunk again.
                 cursor.execute("SET LOCAL synchronous_commit = off")
         if d.vendor == "postgresql":
-            scored, band_changes = _score_and_record(cursor, score_and_record_sql(d, scope), params)
+            scored, band_changes = _score_and_record(cursor, d, scope, params)
         else:
             cursor.execute(insert_snapshots_sql(d, scope), params)
             scored = cursor.rowcount
@@ -579,25 +580,32 @@ def success_gaps_compute(
 DUPLICATE_SNAPSHOT = "snapshot_one_per_member_per_run"
 
 
-def _score_and_record(cursor: CursorWrapper, sql: str, params: dict) -> tuple[int, int]:
+def _score_and_record(
+    cursor: CursorWrapper, d: Dialect, scope: MemberRange, params: dict
+) -> tuple[int, int]:
     """Run ``score_and_record_sql``: (snapshots inserted, band changes).
 
-    If the same chunk of the run is being scored by another transaction at this moment, the
-    insert waits for it and fails on the one-per-member-per-run key once it commits. Run again
-    (within a savepoint, so the rest of the transaction stands), the statement reads what the
-    other committed and inserts only what the run still lacks: nothing, for the same chunk."""
-    attempt = 1
-    while True:
-        try:
-            with transaction.atomic(savepoint=True):
-                cursor.execute(sql, params)
-                scored, band_changes, _ = cursor.fetchone()
-            return scored, band_changes
-        except IntegrityError as exc:
-            if attempt == 3 or DUPLICATE_SNAPSHOT not in str(exc):
-                raise
-            logger.info("A chunk of this run was scored alongside: scoring what is left.")
-            attempt += 1
+    First as a plain insert, which the one-per-member-per-run key guards: ``ON CONFLICT DO
+    NOTHING`` inserts each row speculatively (a look-up of the key first, and one more log record
+    per row), about a tenth of a chunk's time; and looking for each member's snapshot in the
+    table being written (NOT EXISTS) is planned as a scan of the whole table per row when its
+    statistics were taken empty (50 s for 100,000 members). Nearly always the run holds none of
+    the chunk yet. When it does (a chunk sent again after it committed, or scored by another
+    worker at this moment: the insert waits for that one's commit), the key refuses the insert,
+    and the statement runs again with ``ON CONFLICT DO NOTHING``, within a savepoint so the rest
+    of the transaction stands: it writes only what the run still lacks."""
+    try:
+        with transaction.atomic(savepoint=True):
+            cursor.execute(score_and_record_sql(d, scope, skip=""), params)
+            scored, band_changes, _ = cursor.fetchone()
+        return scored, band_changes
+    except IntegrityError as exc:
+        if DUPLICATE_SNAPSHOT not in str(exc):
+            raise
+    logger.info("The run already holds members of this chunk: scoring what it lacks.")
+    cursor.execute(score_and_record_sql(d, scope, skip=CONFLICTS_SKIPPED), params)
+    scored, band_changes, _ = cursor.fetchone()
+    return scored, band_changes
 
 
 # The run's count of snapshots, raised by what this transaction inserted; finished once it
