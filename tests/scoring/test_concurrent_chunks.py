@@ -15,7 +15,12 @@ import pytest
 from django.db import connection, connections, transaction
 
 from outcomes.models import SuccessGapSnapshot
-from outcomes.scoring import member_id_chunks, success_gap_run_start, success_gaps_compute
+from outcomes.scoring import (
+    RunResult,
+    member_id_chunks,
+    success_gap_run_start,
+    success_gaps_compute,
+)
 from tenancy.models import DomainEvent
 from tests.factories import MemberFactory
 
@@ -38,6 +43,39 @@ def wait_until_a_backend_waits_for_a_lock(other: threading.Thread, timeout: floa
     raise AssertionError("the second chunk never waited for the first one's lock")  # or failed
 
 
+def score_side_by_side(organization, run, first, second) -> list[RunResult]:
+    """Score chunk ``first`` of ``run``, then ``second``; on PostgreSQL the second in another
+    thread (its own connection) while the first's transaction is still open, until the second
+    waits for one of the first's locks. SQLite runs one writer at a time: one after the other.
+    Returns both results, the first's first."""
+    if connection.vendor != "postgresql":
+        return [
+            success_gaps_compute(organization=organization, run=run, scope=chunk)
+            for chunk in (first, second)
+        ]
+    results: list[RunResult] = []
+    errors: list[BaseException] = []
+
+    def score_second() -> None:
+        try:
+            results.append(success_gaps_compute(organization=organization, run=run, scope=second))
+        except BaseException as exc:  # handed to the test thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    try:
+        with transaction.atomic():  # the first chunk holds its transaction open...
+            results.append(success_gaps_compute(organization=organization, run=run, scope=first))
+            other = threading.Thread(target=score_second)
+            other.start()
+            wait_until_a_backend_waits_for_a_lock(other)  # ...until the second waits
+    finally:
+        other.join(timeout=30)
+    assert not other.is_alive() and not errors, errors
+    return results
+
+
 def test_two_chunks_finishing_together_count_every_member(tenant_a):
     organization = tenant_a.organization
     MemberFactory.create_batch(4, organization=organization)
@@ -45,29 +83,7 @@ def test_two_chunks_finishing_together_count_every_member(tenant_a):
     first, second = member_id_chunks(organization=organization, size=2)
     assert run.members_expected == 4
 
-    if connection.vendor != "postgresql":
-        for chunk in (first, second):
-            success_gaps_compute(organization=organization, run=run, scope=chunk)
-    else:
-        errors: list[BaseException] = []
-
-        def score_second() -> None:
-            try:
-                success_gaps_compute(organization=organization, run=run, scope=second)
-            except BaseException as exc:  # handed to the test thread
-                errors.append(exc)
-            finally:
-                connections.close_all()
-
-        try:
-            with transaction.atomic():  # the first chunk holds its transaction open...
-                success_gaps_compute(organization=organization, run=run, scope=first)
-                other = threading.Thread(target=score_second)
-                other.start()
-                wait_until_a_backend_waits_for_a_lock(other)  # ...until the second waits
-        finally:
-            other.join(timeout=30)
-        assert not other.is_alive() and not errors, errors
+    score_side_by_side(organization, run, first, second)
 
     run.refresh_from_db()
     assert run.members_scored == 4
@@ -82,42 +98,16 @@ def test_the_same_chunk_scored_twice_at_once_is_written_once(tenant_a, caplog):
     MemberFactory.create_batch(3, organization=organization)
     run = success_gap_run_start(organization=organization, chunked=True)
     (chunk,) = member_id_chunks(organization=organization, size=3)
-    results = []
 
-    if connection.vendor != "postgresql":
-        for _ in range(2):
-            results.append(success_gaps_compute(organization=organization, run=run, scope=chunk))
-    else:
-        errors: list[BaseException] = []
+    first, again = score_side_by_side(organization, run, chunk, chunk)
 
-        def score_again() -> None:
-            try:
-                results.append(
-                    success_gaps_compute(organization=organization, run=run, scope=chunk)
-                )
-            except BaseException as exc:  # handed to the test thread
-                errors.append(exc)
-            finally:
-                connections.close_all()
-
-        try:
-            with transaction.atomic():  # the first delivery holds its transaction open...
-                results.append(
-                    success_gaps_compute(organization=organization, run=run, scope=chunk)
-                )
-                other = threading.Thread(target=score_again)
-                other.start()
-                wait_until_a_backend_waits_for_a_lock(other)  # ...until the second waits
-        finally:
-            other.join(timeout=30)
-        assert not other.is_alive() and not errors, errors
+    if connection.vendor == "postgresql":
         assert "already holds members" in caplog.text  # the second insert met the first's rows
-
-    assert sorted(r.members_scored for r in results) == [0, 3]
-    assert sum(r.band_changes for r in results) == results[0].band_changes
+    assert (first.members_scored, again.members_scored) == (3, 0)
+    assert again.band_changes == 0
     run.refresh_from_db()
     assert run.members_scored == 3 and run.finished_at is not None
     snapshots = SuccessGapSnapshot.objects.for_org(organization).filter(run=run)
     assert snapshots.count() == 3
     events = DomainEvent.objects.for_org(organization).filter(kind="member.band_changed")
-    assert events.count() == results[0].band_changes
+    assert events.count() == first.band_changes
