@@ -10,8 +10,8 @@ chunk all name the same run, whose row both chunks then lock 50,000 times each. 
 * the rows a statement writes (inserts, or updates) must each name a row of the target table
   *in their own organization*, like the composite keys of ``tenancy.join_constraints``. On
   PostgreSQL one statement-level trigger reads the statement's distinct (organization, id)
-  pairs, locks the target rows ``FOR KEY SHARE`` in one query, as a foreign key's check does
-  row by row (so none can be deleted before the writer commits), and raises
+  pairs and, in one query, looks each up and locks it ``FOR KEY SHARE``, as a foreign key's
+  check does row by row (so none can be deleted before the writer commits); it raises
   ``foreign_key_violation`` when one is missing;
 * deleting target rows deletes the rows that name them (``ON DELETE CASCADE``), within the
   organization, so through an index that begins with it: the field can say ``DO_NOTHING``, and
@@ -63,12 +63,14 @@ DECLARE
     wanted bigint;
     held bigint;
 BEGIN
-    SELECT COUNT(*) INTO wanted FROM (
-        SELECT DISTINCT organization_id, {c} FROM written WHERE {c} IS NOT NULL) w;
-    SELECT COUNT(*) INTO held FROM (
-        SELECT 1 FROM {r} x
-         WHERE (x.organization_id, x.id) IN (SELECT organization_id, {c} FROM written)
-           FOR KEY SHARE OF x) locked;
+    -- Each named row once, in key order, looked up (and locked) by its key: the work grows
+    -- with the statement's rows, not with the target table.
+    SELECT COUNT(*), COUNT(x.id) INTO wanted, held
+      FROM (SELECT DISTINCT organization_id, {c} AS target_id FROM written
+             WHERE {c} IS NOT NULL ORDER BY 1, 2) w
+      LEFT JOIN LATERAL (SELECT t.id FROM {r} t
+                          WHERE t.organization_id = w.organization_id AND t.id = w.target_id
+                            FOR KEY SHARE) x ON TRUE;
     IF held < wanted THEN
         RAISE EXCEPTION '{t}.{c} names a {r} row its organization does not have'
             USING ERRCODE = 'foreign_key_violation', CONSTRAINT = '{n}';
