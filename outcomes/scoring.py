@@ -215,9 +215,12 @@ def counts_sql(d: Dialect, scope: MemberRange) -> str:
                SUM(conditions_total) AS conditions_total, SUM(conditions_met) AS conditions_met
         FROM active_goals GROUP BY member_id"""
     # Functional and operational milestones (F) and the strategic milestones of active goals
-    # (O) in one pass over the scope's milestones: one read of the table, not two.
+    # (O) in one pass over the scope's milestones: one read of the table, not two. Whether a
+    # strategic milestone's goal is active is a membership test (a hash on PostgreSQL, an
+    # index SQLite builds for it), not a join: SQLite joined the goals by scanning them all
+    # for each milestone (55 s for 20,000 members).
     functional = "pm.type IN ('functional', 'operational')"
-    strategic = "(pm.type = 'strategic' AND g.id IS NOT NULL)"
+    strategic = "(pm.type = 'strategic' AND pm.goal_id IN (SELECT id FROM active_goals))"
     milestones = f"""
         SELECT pm.member_id,
                SUM(CASE WHEN {functional} THEN 1 ELSE 0 END) AS due,
@@ -226,7 +229,7 @@ def counts_sql(d: Dialect, scope: MemberRange) -> str:
                SUM(CASE WHEN {strategic} THEN 1 ELSE 0 END) AS strategic_due,
                SUM(CASE WHEN {strategic} AND pm.achieved_at IS NOT NULL THEN 1 ELSE 0 END)
                    AS strategic_done
-        FROM milestones_progressmilestone pm LEFT JOIN active_goals g ON g.id = pm.goal_id
+        FROM milestones_progressmilestone pm
         WHERE {where("pm")} AND pm.type IN ('functional', 'operational', 'strategic')
           AND {due_or_done("pm.achieved_at", "pm.due_on")}
         GROUP BY pm.member_id"""
