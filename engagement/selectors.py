@@ -14,18 +14,16 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet, Sum
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from engagement.models import ContextEvent, Engagement
 from members.models import Member
 from ops.prepared import PreparedRead
+from ops.sql_values import datetime_from_sql, decimal_from_sql
 from outcomes.models import AppropriateExperience
 from tenancy.models import Organization, Seat, User
 from tenancy.rules import require_same_organization
@@ -121,26 +119,6 @@ TIMELINE_ENGAGEMENT_FIELDS = (
 TIMELINE_LENGTH = 20
 
 
-def datetime_from_sql(value: dt.datetime | str | None) -> dt.datetime | None:
-    """A timestamp read by raw SQL as the ORM would give it: aware, in UTC. PostgreSQL gives
-    one already; SQLite gives its stored UTC text (an aggregate) or a naive datetime."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, dt.UTC)
-    return value
-
-
-def _decimal(value: Decimal | float | int | None) -> Decimal | None:
-    """A decimal read by raw SQL as a ``Decimal``: PostgreSQL gives one, SQLite (which
-    stores a decimal column as a number) an int or a float, written back as it reads."""
-    if value is None or isinstance(value, Decimal):
-        return value
-    return Decimal(str(value))
-
-
 @functools.cache
 def _timeline_sql() -> str:
     """The member's latest engagements (with who engaged) and latest context events, newest
@@ -198,7 +176,7 @@ def member_timeline(
                     "occurred_at": datetime_from_sql(at),
                     "kind": kind,
                     "name": name,
-                    "value": _decimal(value),
+                    "value": decimal_from_sql(value),
                 }
             )
     return engagements, events

@@ -51,6 +51,7 @@ from django.utils import timezone
 
 from members.models import Member
 from members.paging import first_page_counted
+from ops.sql_values import datetime_from_sql
 from orchestration.models import Nudge, OrchestratedEvent, Task
 from tenancy.models import Organization, Seat
 from tenancy.rules import require_same_organization
@@ -305,14 +306,6 @@ class BookEvent:
     event_nudges: list[EventNudge] = field(default_factory=list)
 
 
-def _datetime(value: Any) -> dt.datetime | None:
-    """A datetime column as the ORM hands it over (SQLite returns naive UTC text)."""
-    expression = OrchestratedEvent._meta.get_field("scheduled_for").cached_col
-    for converter in connection.ops.get_db_converters(expression):
-        value = converter(value, expression, connection)
-    return value
-
-
 def _book_event_nudges(organization: Organization, events: list[BookEvent]) -> None:
     """Each event's announcement and reminder nudges, soonest first (one query)."""
     if not events:
@@ -330,7 +323,7 @@ def _book_event_nudges(organization: Organization, events: list[BookEvent]) -> N
                 EventNudge(
                     kind_label=str(kinds.get(kind, kind)),
                     status_label=str(statuses.get(status, status)),
-                    scheduled_for=_datetime(scheduled_for),
+                    scheduled_for=datetime_from_sql(scheduled_for),
                 )
             )
 
@@ -341,8 +334,8 @@ def _book_events(rows: Iterable[tuple]) -> list[BookEvent]:
             pk=pk,
             title=title,
             status=status,
-            scheduled_for=_datetime(scheduled_for),
-            confirmed_at=_datetime(confirmed_at),
+            scheduled_for=datetime_from_sql(scheduled_for),
+            confirmed_at=datetime_from_sql(confirmed_at),
             member_id=member_id,
             member_name=member_name,
         )

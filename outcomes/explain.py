@@ -11,9 +11,9 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from engagement.selectors import datetime_from_sql
 from members.models import Member
 from ops.prepared import PreparedRead
+from ops.sql_values import datetime_from_sql
 from outcomes.models import SuccessGapSnapshot
 from tenancy.models import Organization
 from tenancy.rules import require_same_organization

@@ -304,6 +304,10 @@ class SuccessGapRun(TenantModel):
         return f"Run {self.pk} at {self.computed_at:%Y-%m-%d %H:%M}"
 
 
+# Scoring relies on it to refuse a chunk's second insert (outcomes/scoring.py).
+ONE_SNAPSHOT_PER_MEMBER_PER_RUN = "snapshot_one_per_member_per_run"
+
+
 class SuccessGapSnapshot(TenantModel):
     """A member's success gap at one moment, with every count that made it.
 
@@ -377,7 +381,7 @@ class SuccessGapSnapshot(TenantModel):
         ordering = ["-computed_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["organization", "run", "member"], name="snapshot_one_per_member_per_run"
+                fields=["organization", "run", "member"], name=ONE_SNAPSHOT_PER_MEMBER_PER_RUN
             ),
         ]
         indexes = [

@@ -47,7 +47,12 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from members.models import Member
-from outcomes.models import Band, ScoringConfiguration, SuccessGapRun
+from outcomes.models import (
+    ONE_SNAPSHOT_PER_MEMBER_PER_RUN,
+    Band,
+    ScoringConfiguration,
+    SuccessGapRun,
+)
 from tenancy.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -580,7 +585,10 @@ def success_gaps_compute(
     return RunResult(run=run, members_scored=scored, band_changes=band_changes)
 
 
-DUPLICATE_SNAPSHOT = "snapshot_one_per_member_per_run"
+def _violates(exc: IntegrityError, constraint: str) -> bool:
+    """Whether the database refused the statement for ``constraint`` (PostgreSQL names it)."""
+    diagnostics = getattr(exc.__cause__, "diag", None)
+    return getattr(diagnostics, "constraint_name", None) == constraint
 
 
 def _score_and_record(
@@ -603,7 +611,7 @@ def _score_and_record(
             scored, band_changes, _ = cursor.fetchone()
         return scored, band_changes
     except IntegrityError as exc:
-        if DUPLICATE_SNAPSHOT not in str(exc):
+        if not _violates(exc, ONE_SNAPSHOT_PER_MEMBER_PER_RUN):
             raise
     logger.info("The run already holds members of this chunk: scoring what it lacks.")
     cursor.execute(score_and_record_sql(d, scope, skip=CONFLICTS_SKIPPED), params)

@@ -13,7 +13,7 @@ from members.models import Member
 from outcomes.models import SuccessGapRun, SuccessGapSnapshot
 from outcomes.scoring import success_gaps_recompute
 from outcomes.snapshot_keys import SNAPSHOT_KEYS, create_snapshot_keys
-from tenancy.statement_keys import ensure_statement_keys
+from tenancy.statement_keys import StatementKey, ensure_statement_keys
 from tests.factories import MemberFactory
 
 # (snapshot column, the model it names)
@@ -125,3 +125,9 @@ def test_the_triggers_come_back_when_a_migration_loses_them(tenant_a):
     assert ensure_statement_keys(SNAPSHOT_KEYS) == len(SNAPSHOT_KEYS)
     refused(write_snapshot, tenant_a.organization, member_id=member_id, run_id=2**62)
     refused(write_snapshot, tenant_a.organization, member_id=2**62, run_id=run.pk)
+
+
+def test_a_key_names_only_plain_identifiers():
+    """Its names go into the triggers' SQL as they are."""
+    with pytest.raises(ValueError, match="plain identifier"):
+        StatementKey(name="k", table="t; DROP TABLE x", column="c", target="r")
