@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from django.db import models
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from members.models import Member
 from milestones.models import Commitment, MilestoneDefinition, MilestoneType, ProgressMilestone
@@ -138,25 +138,6 @@ def goal_accountability_board(*, organization: Organization, goal: Goal) -> dict
     "blind_spot"}``, in one query."""
     commitments = list(_scoped_commitments(organization).filter(goal_id=goal.pk))
     return _board(goal, commitments)
-
-
-def member_accountability_boards(
-    *, organization: Organization, member: Member
-) -> list[dict[str, Any]]:
-    """The board of each of the member's open goals, soonest due first, in two queries."""
-    goals = (
-        Goal.objects.for_org(organization)
-        .filter(member_id=member.pk, status__in=OPEN_GOAL_STATUSES)
-        .order_by("due_on", "pk")
-        .prefetch_related(
-            Prefetch(
-                "commitments",
-                queryset=_scoped_commitments(organization),
-                to_attr="plan_commitments",
-            )
-        )
-    )
-    return [_board(goal, goal.plan_commitments) for goal in goals]
 
 
 def _goal_commitments(*, organization_id: int, member_id: int) -> QuerySet[Commitment]:
