@@ -14,12 +14,18 @@ default concurrency), as the worker scores a large organization every night.
 The reference loop issues several queries per member; on a large portfolio it runs on a random
 sample of members (``--reference-sample``; 0 = all) and its rate is measured on that sample.
 Runs on whatever DATABASE_URL names (SQLite by default, PostgreSQL when set).
+
+Each run scores the night after the latest run stored, as the nightly schedule does: the goals'
+pace has moved a day, so some members' gaps move with it and their latest gap is written to
+their row (the output says how many). ``--again`` scores the latest run's moment once more
+instead, a re-run in which almost nothing changes and almost no member is written.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import multiprocessing
 import multiprocessing.pool
 import os
@@ -40,10 +46,11 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from benchmarks.support.database import vacuum_analyze  # noqa: E402
 from members.models import Member  # noqa: E402
-from outcomes.models import SuccessGapSnapshot  # noqa: E402
+from outcomes.models import SuccessGapRun, SuccessGapSnapshot  # noqa: E402
 from outcomes.scoring import (  # noqa: E402
     member_id_chunks,
     success_gap_run_start,
@@ -86,6 +93,12 @@ def main() -> int:
         " the benchmark stores one more snapshot per member, and a longer history makes each"
         " insert dearer: this measures from the same state every time)",
     )
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="score a second after the latest run, on its day (a re-run: few gaps move, few"
+        " members are written), instead of the night after it",
+    )
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
@@ -106,12 +119,22 @@ def main() -> int:
 
     chunks = member_id_chunks(organization=organization, size=args.chunk_size)
     # As the nightly fan-out opens it: a run of several chunks knows how many members it holds.
-    run = success_gap_run_start(organization=organization, chunked=len(chunks) > 1)
+    run = success_gap_run_start(
+        organization=organization,
+        now=scoring_moment(organization, again=args.again),
+        chunked=len(chunks) > 1,
+    )
     with worker_pool(args.processes) as pool:
         started = time.perf_counter()
         scored = score_chunks(pool, organization, run, chunks)
         engine_seconds = time.perf_counter() - started
     print(f"{len(chunks)} chunks of up to {args.chunk_size:,} in {args.processes} processes")
+    written = Member.objects.for_org(organization).filter(success_computed_at=run.computed_at)
+    moved = written.count()
+    print(
+        f"scored as of {run.as_of}; members whose latest gap or band moved and was written to"
+        f" their row: {moved:,} ({moved / max(scored, 1):.1%})"
+    )
 
     ids = list(Member.objects.for_org(organization).values_list("pk", flat=True))
     sample = (
@@ -149,6 +172,24 @@ def main() -> int:
         print(f"MISMATCH for members {mismatches[:10]}")
         return 1
     return 0
+
+
+def scoring_moment(organization: Organization, *, again: bool) -> dt.datetime:
+    """The night after the latest run stored (now, when that is later or there is none), or with
+    ``again`` a second after that run (the same day, so the same pace; a moment of its own, so
+    the members it writes can be told from the earlier run's)."""
+    now = timezone.now()
+    latest = (
+        SuccessGapRun.objects.for_org(organization)
+        .order_by("-computed_at")
+        .values_list("computed_at", flat=True)
+        .first()
+    )
+    if latest is None:
+        return now
+    if again:
+        return latest + dt.timedelta(seconds=1)
+    return max(now, latest + dt.timedelta(days=1))
 
 
 def clear_history(organization: Organization) -> None:
