@@ -67,6 +67,7 @@ def _fields(model: type[models.Model], names: Any = None) -> list[models.Field]:
         field
         for field in model._meta.concrete_fields
         if not field.primary_key
+        and not field.generated  # computed by the database from fields recorded here
         and field.name != "organization"
         and (names is None or field.name in names or field.attname in names)
     ]

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models.functions import Cast
 
 from tenancy.models import Seat, TenantModel, WorkerJob
 
 # Riskiest first: the book's and the member list's default order, and an index's first key
 # after the organization (the index must spell the expression exactly as the query does). The
-# gap comes next, descending, with no NULLS clause (SQLite's indexes cannot say one): within one
-# band the gaps are all set or, for "no outcome" and the unscored, all empty, so where the empty
-# ones would sort never matters.
+# gap's whole points (``success_gap_step``) come next, descending, with no NULLS clause (SQLite's
+# indexes cannot say one): within one band the gaps are all set or, for "no outcome" and the
+# unscored, all empty, so where the empty ones would sort never matters.
 RISK_ORDER = Case(
     When(success_band="at_risk", then=Value(0)),
     When(success_band="watch", then=Value(1)),
@@ -63,6 +64,17 @@ class Member(TenantModel):
     success_gap = models.FloatField(null=True, blank=True, editable=False)
     success_band = models.CharField(max_length=10, blank=True, editable=False)
     success_computed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The gap in whole points, kept by the database: the risk order's index holds this instead
+    # of the gap, so the nightly run's moves of a fraction of a point leave every index alone
+    # and PostgreSQL writes them as heap-only updates (a change to any indexed column, even
+    # inside an expression, costs a new entry in each of the member's indexes, trigram search
+    # included). PostgreSQL rounds and SQLite truncates; either never orders two gaps against
+    # their own order, so the lists sort by it, then by the gap itself, exactly as by the gap.
+    success_gap_step = models.GeneratedField(
+        expression=Cast("success_gap", IntegerField()),
+        output_field=IntegerField(null=True),
+        db_persist=True,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -86,7 +98,7 @@ class Member(TenantModel):
             models.Index(
                 F("organization"),
                 RISK_ORDER,
-                F("success_gap").desc(),
+                F("success_gap_step").desc(),
                 F("name"),
                 F("id"),
                 name="member_org_risk",
@@ -94,9 +106,7 @@ class Member(TenantModel):
             models.Index(fields=["organization", "name", "id"], name="member_org_name"),
             # The tier filter's choices come from an index-only scan, not the whole table.
             models.Index(fields=["organization", "tier"], name="member_org_tier"),
-            models.Index(
-                fields=["organization", "success_band", "success_gap"], name="member_org_band"
-            ),
+            models.Index(fields=["organization", "success_band"], name="member_org_band"),
         ]
 
     def __str__(self) -> str:

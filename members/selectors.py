@@ -458,7 +458,8 @@ def portfolio_results(
 # The book of accounts, sorted by risk
 
 SORTS = {
-    "risk": [RISK_ORDER.asc(), F("success_gap").desc(), "name", "pk"],  # the member_org_risk index
+    # The member_org_risk index, then the gap within its whole point (Member.success_gap_step).
+    "risk": [RISK_ORDER.asc(), F("success_gap_step").desc(), F("success_gap").desc(), "name", "pk"],
     "name": ["name", "pk"],
     "renewal": [F("renewal_on").asc(nulls_last=True), "name", "pk"],
     "gap": [F("success_gap").desc(nulls_last=True), "name", "pk"],
@@ -504,7 +505,7 @@ TABLE_ORDER = {
     "risk": (
         "CASE WHEN p.success_band = 'at_risk' THEN 0 WHEN p.success_band = 'watch' THEN 1"
         " WHEN p.success_band = 'on_track' THEN 2 WHEN p.success_band = 'no_outcome' THEN 3"
-        " ELSE 4 END ASC, p.success_gap DESC, p.name ASC, p.id ASC"
+        " ELSE 4 END ASC, p.success_gap_step DESC, p.success_gap DESC, p.name ASC, p.id ASC"
     ),
     "name": "p.name ASC, p.id ASC",
     "renewal": "p.renewal_on ASC NULLS LAST, p.name ASC, p.id ASC",
@@ -521,8 +522,8 @@ TABLE_PAGE = """
              WHERE s.organization_id = %(org)s AND s.member_id = p.id
              ORDER BY s.computed_at DESC, s.id DESC LIMIT 1 OFFSET 1),
            p.tier, p.status, p.renewal_on, p.owner_id, u.full_name, u.email
-      FROM (SELECT p.id, p.name, p.external_id, p.success_band, p.success_gap, p.tier,
-                   p.status, p.renewal_on, p.owner_id
+      FROM (SELECT p.id, p.name, p.external_id, p.success_band, p.success_gap,
+                   p.success_gap_step, p.tier, p.status, p.renewal_on, p.owner_id
               FROM members_member p
              WHERE {where}
              ORDER BY {order}

@@ -108,12 +108,13 @@ def file_name(model: type[models.Model]) -> str:
 
 
 def exported_fields(model: type[models.Model]) -> list[models.Field]:
-    """The columns written for each row: all of them but the organization and the secrets."""
+    """The columns written for each row: all of them but the organization, the secrets and
+    those the database computes from the others (the import's database computes them anew)."""
     secrets = SECRETS.get(model._meta.label, {})
     return [
         field
         for field in model._meta.concrete_fields
-        if field.name != "organization" and field.name not in secrets
+        if field.name != "organization" and field.name not in secrets and not field.generated
     ]
 
 
