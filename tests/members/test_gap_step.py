@@ -78,3 +78,14 @@ def test_no_index_of_the_member_table_reads_what_the_nightly_run_moves(db):
     assert any("success_gap_step" in text for text in definitions)
     moved = re.compile(r"\b(success_gap|success_computed_at)\b")
     assert not [text for text in definitions if moved.search(text)]
+
+
+def test_the_step_is_neither_exported_nor_audited():
+    """The database computes it from the gap, which both carry; an import computes it anew."""
+    from audit.capture import _fields
+    from portability.registry import exported_fields
+
+    assert "success_gap" in [field.name for field in exported_fields(Member)]
+    assert "success_gap_step" not in [field.name for field in exported_fields(Member)]
+    assert "success_gap" in [field.name for field in _fields(Member)]
+    assert "success_gap_step" not in [field.name for field in _fields(Member)]
