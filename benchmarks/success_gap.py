@@ -51,6 +51,7 @@ from django.utils import timezone  # noqa: E402
 from benchmarks.support.database import vacuum_analyze  # noqa: E402
 from members.models import Member  # noqa: E402
 from outcomes.models import SuccessGapRun, SuccessGapSnapshot  # noqa: E402
+from outcomes.partitions import ensure_snapshot_weeks  # noqa: E402
 from outcomes.scoring import (  # noqa: E402
     member_id_chunks,
     success_gap_run_start,
@@ -118,12 +119,11 @@ def main() -> int:
     )
 
     chunks = member_id_chunks(organization=organization, size=args.chunk_size)
-    # As the nightly fan-out opens it: a run of several chunks knows how many members it holds.
-    run = success_gap_run_start(
-        organization=organization,
-        now=scoring_moment(organization, again=args.again),
-        chunked=len(chunks) > 1,
-    )
+    # As the nightly fan-out opens it: the week's snapshot partition made first, and a run of
+    # several chunks knows how many members it holds.
+    moment = scoring_moment(organization, again=args.again)
+    ensure_snapshot_weeks(moment=moment)
+    run = success_gap_run_start(organization=organization, now=moment, chunked=len(chunks) > 1)
     with worker_pool(args.processes) as pool:
         started = time.perf_counter()
         scored = score_chunks(pool, organization, run, chunks)

@@ -380,8 +380,12 @@ class SuccessGapSnapshot(TenantModel):
     class Meta:
         ordering = ["-computed_at", "-pk"]
         constraints = [
+            # With the moment: on PostgreSQL the table is partitioned by it, and a
+            # partitioned table's keys must hold it (outcomes/partitions.py). A run's snapshots
+            # all have the run's moment, so this still allows one per member per run.
             models.UniqueConstraint(
-                fields=["organization", "run", "member"], name=ONE_SNAPSHOT_PER_MEMBER_PER_RUN
+                fields=["organization", "run", "member", "computed_at"],
+                name=ONE_SNAPSHOT_PER_MEMBER_PER_RUN,
             ),
         ]
         indexes = [

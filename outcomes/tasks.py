@@ -6,8 +6,10 @@ import datetime as dt
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from outcomes.models import SuccessGapRun
+from outcomes.partitions import ensure_snapshot_weeks
 from outcomes.scoring import (
     MemberRange,
     member_id_chunks,
@@ -26,7 +28,9 @@ RUN_REPAIRS = 3  # times a run's chunks are sent again before it is left to the 
 
 @shared_task(name="outcomes.recompute_all_organizations", **TASK_OPTIONS)
 def recompute_all_organizations() -> int:
-    """Nightly fan-out: one task per organization."""
+    """Nightly fan-out: one task per organization, once the snapshots' partitions for this
+    week and the next few are there (outcomes/partitions.py)."""
+    ensure_snapshot_weeks(moment=timezone.now())
     organization_ids = list(Organization.objects.values_list("pk", flat=True))
     for organization_id in organization_ids:
         recompute_organization.apply_async(

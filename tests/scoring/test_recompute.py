@@ -186,9 +186,12 @@ def test_a_lost_chunk_leaves_the_run_unfinished_until_the_repair_sends_it_again(
     assert (run.members_scored, run.finished_at) == (4, None)
 
     assert repair_unfinished_runs() == 0  # opened less than an hour ago: maybe still running
-    SuccessGapRun.objects.for_org(organization).filter(pk=run.pk).update(
-        computed_at=run.computed_at - dt.timedelta(hours=2)
-    )
+    # Two hours pass: the run, and its snapshots with it (a run's snapshots carry its moment,
+    # which the one-per-member-per-run key holds), opened two hours earlier.
+    earlier = run.computed_at - dt.timedelta(hours=2)
+    SuccessGapRun.objects.for_org(organization).filter(pk=run.pk).update(computed_at=earlier)
+    with organization_scope(organization):
+        SuccessGapSnapshot.objects.filter(run=run).update(computed_at=earlier)
     assert repair_unfinished_runs() == 1
     again = broker_queue()
     assert len(again) == 3
