@@ -125,10 +125,14 @@ def main() -> int:
     ensure_snapshot_weeks(moment=moment)
     run = success_gap_run_start(organization=organization, now=moment, chunked=len(chunks) > 1)
     with worker_pool(args.processes) as pool:
+        wal_before = wal_position()
         started = time.perf_counter()
         scored = score_chunks(pool, organization, run, chunks)
         engine_seconds = time.perf_counter() - started
+        wal = wal_written_since(wal_before)
     print(f"{len(chunks)} chunks of up to {args.chunk_size:,} in {args.processes} processes")
+    if wal is not None:
+        print(f"write-ahead log written while scoring: {wal / 1e6:,.0f} MB")
     written = Member.objects.for_org(organization).filter(success_computed_at=run.computed_at)
     moved = written.count()
     print(
@@ -190,6 +194,25 @@ def scoring_moment(organization: Organization, *, again: bool) -> dt.datetime:
     if again:
         return latest + dt.timedelta(seconds=1)
     return max(now, latest + dt.timedelta(days=1))
+
+
+def wal_position() -> str | None:
+    """PostgreSQL's current write-ahead log position (None on SQLite)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        return cursor.fetchone()[0]
+
+
+def wal_written_since(position: str | None) -> int | None:
+    """Bytes of write-ahead log written since ``position``: the night's writes, page images
+    included, whichever process wrote them."""
+    if position is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", [position])
+        return int(cursor.fetchone()[0])
 
 
 def clear_history(organization: Organization) -> None:
