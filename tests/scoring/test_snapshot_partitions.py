@@ -134,3 +134,23 @@ def test_the_rebuild_keeps_every_row_and_id_both_ways(tenant_a):
     kept = sorted(snapshots.values_list("pk", "member_id", "computed_at", "gap"))
     assert kept[:6] == before
     assert len({pk for pk, *_ in kept}) == 12
+
+
+def test_the_nightly_fan_out_makes_the_coming_weeks_first(tenant_a, broker_queue):
+    """Every migrate made this week's partition and the next four; a database that went without
+    one since has lost the furthest of them here, and the nightly fan-out makes it again
+    before it sends the organizations' tasks."""
+    from outcomes.tasks import recompute_all_organizations
+
+    furthest = week_partition(week_start(timezone.now()) + dt.timedelta(weeks=4))
+    if ON_POSTGRESQL:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {furthest}")
+    assert recompute_all_organizations.run() >= 1
+    assert any(m["task"] == "outcomes.recompute_organization" for m in broker_queue())
+    with connection.cursor() as cursor:
+        if ON_POSTGRESQL:
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [furthest])
+            assert cursor.fetchone()[0]
+        else:
+            assert furthest not in connection.introspection.table_names(cursor)
