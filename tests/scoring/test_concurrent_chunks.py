@@ -9,7 +9,6 @@ SQLite runs one writer at a time, so there the chunks are scored one after the o
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from django.db import connection, connections, transaction
@@ -23,24 +22,9 @@ from outcomes.scoring import (
 )
 from tenancy.models import DomainEvent
 from tests.factories import MemberFactory
+from tests.scoring.lock_waits import wait_until_a_backend_waits_for_a_lock
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_until_a_backend_waits_for_a_lock(other: threading.Thread, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline and other.is_alive():
-            # Inside a transaction the statistics views keep their first reading: drop it.
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-            cursor.execute(
-                "SELECT COUNT(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                return
-            time.sleep(0.05)
-    raise AssertionError("the second chunk never waited for the first one's lock")  # or failed
 
 
 def score_side_by_side(organization, run, first, second) -> list[RunResult]:

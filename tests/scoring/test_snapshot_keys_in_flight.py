@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
@@ -20,27 +19,9 @@ from members.models import Member
 from outcomes.models import SuccessGapSnapshot
 from outcomes.scoring import success_gap_run_start, success_gaps_compute, success_gaps_recompute
 from tests.factories import MemberFactory
+from tests.scoring.lock_waits import wait_until_a_backend_waits_for_a_lock
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def waiting_on(kind: str, other: threading.Thread, timeout: float = 10.0) -> None:
-    """Return once another backend waits for a lock of ``kind`` (pg_stat_activity's
-    wait_event: 'advisory', 'tuple', 'transactionid')."""
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline and other.is_alive():
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-            cursor.execute(
-                "SELECT wait_event FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            events = {event for (event,) in cursor.fetchall()}
-            if events:
-                assert events == {kind}, events
-                return
-            time.sleep(0.05)
-    raise AssertionError(f"the other connection never waited for a lock ({kind})")
 
 
 def in_thread(work) -> tuple[threading.Thread, list]:
@@ -84,7 +65,9 @@ def test_a_member_deleted_while_a_chunk_is_in_flight_takes_the_chunks_snapshot(t
         with transaction.atomic():
             assert success_gaps_compute(organization=organization, run=run).members_scored == 2
             deleter, outcome = in_thread(lambda: delete_member(gone.pk))
-            waiting_on("advisory", deleter)  # not on the member's row: no chunk locks it
+            wait_until_a_backend_waits_for_a_lock(
+                deleter, kind="advisory"
+            )  # not on the member's row: no chunk locks it
         deleter.join(timeout=30)
         assert outcome == [1]
     else:
@@ -107,7 +90,7 @@ def test_a_chunk_scored_while_its_member_is_being_deleted_is_refused(tenant_a):
         with transaction.atomic():
             assert delete_member(gone.pk) == 1
             scorer, outcome = in_thread(score)
-            waiting_on("advisory", scorer)
+            wait_until_a_backend_waits_for_a_lock(scorer, kind="advisory")
         scorer.join(timeout=30)
         (error,) = outcome
         assert isinstance(error, IntegrityError), error
