@@ -11,7 +11,15 @@ import datetime as dt
 from django.db import connection
 from django.utils import timezone
 
-from outcomes.scoring import Dialect, MemberRange, score_params, scores_sql, scoring_configuration
+from outcomes.scoring import (
+    MEMBER_LATEST_SQL,
+    Dialect,
+    MemberRange,
+    score_and_record_sql,
+    score_params,
+    scores_sql,
+    scoring_configuration,
+)
 from tests.factories import MemberFactory
 
 
@@ -44,3 +52,48 @@ def test_no_left_join_is_a_scan_per_row(tenant_a):
         assert any("SubPlan" in line for line in lines), lines
         # A chunk's conditions are looked up by goal, never read whole.
         assert not [line for line in lines if "Seq Scan on outcomes_condition" in line]
+
+
+def scans_of(lines: list[str], table: str) -> list[list[str]]:
+    """PostgreSQL's scans of ``table`` in a plan: each scan's line and its detail lines."""
+    nodes: list[list[str]] = []
+    for line in lines:
+        if line.startswith("->") or not nodes:
+            nodes.append([line])
+        else:
+            nodes[-1].append(line)
+    return [node for node in nodes if "Scan" in node[0] and f" on {table} " in node[0] + " "]
+
+
+def test_a_chunk_reads_and_writes_only_its_own_members(tenant_a):
+    """Every read of the member table by a chunk's statement is bounded by the chunk's id
+    range: the update of the moved members once scanned the whole organization per chunk."""
+    members = MemberFactory.create_batch(4, organization=tenant_a.organization)
+    scope = MemberRange(low=members[1].pk, high=members[-1].pk)
+    organization = tenant_a.organization
+    params = {
+        **score_params(
+            organization=organization,
+            today=dt.date.today(),
+            now=timezone.now(),
+            configuration=scoring_configuration(organization=organization).as_dict(),
+            scope=scope,
+        ),
+        "run": 1,
+        "computed_at": timezone.now(),
+    }
+    d = Dialect(connection.vendor)
+    if connection.vendor == "sqlite":
+        # SQLite updates the members from the run's snapshots, each found by its key.
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + MEMBER_LATEST_SQL, params)
+            lines = [str(row[-1]) for row in cursor.fetchall()]
+        assert not [line for line in lines if line.startswith("SCAN members_member")], lines
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + score_and_record_sql(d, scope), params)
+        lines = [str(row[0]).strip() for row in cursor.fetchall()]
+    member_reads = scans_of(lines, "members_member")
+    assert len(member_reads) >= 3, lines  # the counts, the moved members, the update
+    for node in member_reads:
+        assert any("id >= " in detail for detail in node), node
