@@ -12,28 +12,16 @@ from django.utils import timezone
 
 from members.selectors import member_table_page, members_for_list
 from outcomes.explain import gap_explanation_and_trend
-from outcomes.models import SuccessGapRun, SuccessGapSnapshot
 from tests.factories import MemberFactory
 from tests.members import m360_reference as reference
 from tests.members.table_reference import member_table_values
+from tests.members.test_member_page_reads import _snapshot
 
 
 def snapshots_at(member, at: dt.datetime, gaps: list[float]) -> None:
     """One run and snapshot per gap, all at the moment ``at``: the later the id, the newer."""
     for gap in gaps:
-        run = SuccessGapRun.objects.for_org(member.organization).create(
-            organization=member.organization, computed_at=at, as_of=at.date(), configuration={}
-        )
-        SuccessGapSnapshot.objects.for_org(member.organization).create(
-            organization=member.organization,
-            run=run,
-            member=member,
-            computed_at=at,
-            functional=0.8,
-            outcome=0.8 - gap / 100,
-            gap=gap,
-            band="watch",
-        )
+        _snapshot(member, at=at, gap=gap)
 
 
 def test_the_previous_gap_breaks_a_tie_by_id(tenant_a):

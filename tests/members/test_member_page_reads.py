@@ -32,8 +32,12 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-def _snapshot(member, *, days_ago: float, gap: float) -> SuccessGapSnapshot:
-    at = timezone.now() - dt.timedelta(days=days_ago)
+def _snapshot(
+    member, *, days_ago: float = 0, gap: float, at: dt.datetime | None = None
+) -> SuccessGapSnapshot:
+    """A run and its snapshot of ``member`` with ``gap``, ``days_ago`` before now (or at
+    ``at``)."""
+    at = at or timezone.now() - dt.timedelta(days=days_ago)
     run = SuccessGapRun.objects.create(
         organization=member.organization, computed_at=at, as_of=at.date(), configuration={}
     )
