@@ -9,11 +9,12 @@ model instances exactly as ``QuerySet`` iteration does (the compiler's converter
 Django's populators for ``select_related``).
 
 Only for querysets whose SQL does not depend on the parameters' values (plain ``filter(x=v)``
-on int and str values; no ``__in`` lists, no ``None``).
+on int, str and aware datetime values; no ``__in`` lists, no ``None``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from django.db.models.query import get_related_populators
 M = TypeVar("M", bound=Model)
 
 _SENTINEL_INT = itertools.count(-7_340_000_001, -1)
+_SENTINEL_MICROSECOND = itertools.count(1)
 # The range of the databases' 64-bit integer columns (BigAutoField and its foreign keys).
 MIN_INT, MAX_INT = -(2**63), 2**63 - 1
 
@@ -49,7 +51,7 @@ class PreparedRead(Generic[M]):
 
     def __init__(self, build: Callable[..., QuerySet[M]], **kinds: type) -> None:
         self._build = build
-        self._kinds = kinds  # parameter name -> int or str
+        self._kinds = kinds  # parameter name -> int, str or datetime
         self._plans: dict[str, _Plan] = {}
 
     def rows(self, using: str = DEFAULT_DB_ALIAS, **params: Any) -> list[M]:
@@ -66,7 +68,7 @@ class PreparedRead(Generic[M]):
         values = list(plan.constants)
         for index, name in enumerate(plan.positions):
             if name:
-                values[index] = params[name]
+                values[index] = _adapted(plan.connection, params[name])
         with plan.connection.cursor() as cursor:
             cursor.execute(plan.sql, values)
             fetched = cursor.fetchall()
@@ -94,16 +96,14 @@ class PreparedRead(Generic[M]):
         return plan
 
     def _compile(self, using: str, connection: Any) -> _Plan:
-        stand_ins = {
-            name: next(_SENTINEL_INT) if kind is int else f"\x1fstand-in:{name}\x1f"
-            for name, kind in self._kinds.items()
-        }
+        stand_ins = {name: _stand_in(name, kind) for name, kind in self._kinds.items()}
         queryset = self._build(**stand_ins)
         compiler = queryset.query.get_compiler(using=using)
         sql, compiled = compiler.as_sql()
-        by_value = {value: name for name, value in stand_ins.items()}
+        by_value = {_adapted(connection, value): name for name, value in stand_ins.items()}
         positions = [
-            by_value.get(value, "") if type(value) in (int, str) else "" for value in compiled
+            by_value.get(value, "") if type(value) in (int, str, dt.datetime) else ""
+            for value in compiled
         ]
         if sorted(name for name in positions if name) != sorted(stand_ins):
             raise ValueError("each parameter must appear exactly once in the compiled SQL")
@@ -125,3 +125,21 @@ class PreparedRead(Generic[M]):
             end=end,
             populators=get_related_populators(klass_info, compiler.select, using),
         )
+
+
+def _stand_in(name: str, kind: type) -> Any:
+    """A value no request passes, so its place in the compiled parameters can be found."""
+    if kind is int:
+        return next(_SENTINEL_INT)
+    if kind is dt.datetime:
+        micro = dt.timedelta(microseconds=next(_SENTINEL_MICROSECOND))
+        return dt.datetime(1901, 2, 3, tzinfo=dt.UTC) + micro
+    return f"\x1fstand-in:{name}\x1f"
+
+
+def _adapted(connection: Any, value: Any) -> Any:
+    """A parameter as the compiler writes it: a datetime as its column's value on this
+    database (SQLite keeps text in UTC), anything else as it is."""
+    if type(value) is dt.datetime:
+        return connection.ops.adapt_datetimefield_value(value)
+    return value

@@ -149,16 +149,22 @@ def member_gap_trend(
     )
 
 
-def _snapshot_with_run(*, organization_id: int, snapshot_id: int) -> QuerySet:
+def _snapshot_with_run(
+    *, organization_id: int, snapshot_id: int, computed_at: dt.datetime
+) -> QuerySet:
+    """One snapshot with its run, by id and moment: on PostgreSQL the moment names the one
+    weekly partition to look in (by id alone, every week's key is planned and probed)."""
     return (
         SuccessGapSnapshot.objects.for_org(organization_id)
-        .filter(pk=snapshot_id)
+        .filter(pk=snapshot_id, computed_at=computed_at)
         .select_related("run")
     )
 
 
 # Compiled once per connection: Member 360's header reads it on every visit.
-_SNAPSHOT_WITH_RUN = PreparedRead(_snapshot_with_run, organization_id=int, snapshot_id=int)
+_SNAPSHOT_WITH_RUN = PreparedRead(
+    _snapshot_with_run, organization_id=int, snapshot_id=int, computed_at=dt.datetime
+)
 
 
 TREND_DAYS = 90  # Member 360's sparkline
@@ -234,7 +240,9 @@ def explanation_and_trend_from(
     gap and the one of 30 days ago come from the rows."""
     trend = [(at, gap) for _, at, gap in rows if at >= since]
     latest = (
-        _SNAPSHOT_WITH_RUN.first(organization_id=organization.pk, snapshot_id=rows[-1][0])
+        _SNAPSHOT_WITH_RUN.first(
+            organization_id=organization.pk, snapshot_id=rows[-1][0], computed_at=rows[-1][1]
+        )
         if rows
         else None
     )

@@ -81,8 +81,8 @@ BEGIN
       FROM (SELECT DISTINCT organization_id, {c} AS target_id FROM written
              WHERE {c} IS NOT NULL ORDER BY 1, 2) w
       LEFT JOIN LATERAL (SELECT t.id FROM {r} t
-                          WHERE t.organization_id = w.organization_id AND t.id = w.target_id
-                         ) x ON TRUE;
+                          WHERE t.organization_id = w.organization_id
+                            AND t.id = w.target_id) x ON TRUE;
     IF held < wanted THEN
         RAISE EXCEPTION '{t}.{c} names a {r} row its organization does not have'
             USING ERRCODE = 'foreign_key_violation', CONSTRAINT = '{n}';

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.db.models import Model
@@ -77,3 +79,24 @@ def test_a_query_that_does_not_use_a_parameter_is_refused(tenant_a):
     unused = PreparedRead(lambda *, user_id: Seat.objects.unscoped().all()[:1], user_id=int)
     with pytest.raises(ValueError, match="exactly once"):
         unused.rows(user_id=1)
+
+
+def _seats_created(*, org_slug: str, created_at: dt.datetime):
+    return Seat.objects.unscoped().filter(organization__slug=org_slug, created_at=created_at)
+
+
+SEATS_CREATED = PreparedRead(_seats_created, org_slug=str, created_at=dt.datetime)
+
+
+def test_a_datetime_parameter_matches_as_the_querysets_does(tenant_a, tenant_b):
+    """Written as its column's value on this database (SQLite keeps UTC text), from any time
+    zone, to the microsecond."""
+    seat = tenant_a.admin
+    elsewhere = seat.created_at.astimezone(dt.timezone(dt.timedelta(hours=-5)))
+    for moment in (seat.created_at, elsewhere):
+        params = {"org_slug": tenant_a.organization.slug, "created_at": moment}
+        found = SEATS_CREATED.rows(**params)
+        assert [s.pk for s in found] == [s.pk for s in _seats_created(**params)] == [seat.pk]
+    later = seat.created_at + dt.timedelta(microseconds=1)
+    assert SEATS_CREATED.rows(org_slug=tenant_a.organization.slug, created_at=later) == []
+    assert SEATS_CREATED.rows(org_slug=tenant_b.organization.slug, created_at=elsewhere) == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import logging
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -154,3 +155,34 @@ def test_the_nightly_fan_out_makes_the_coming_weeks_first(tenant_a, broker_queue
             assert cursor.fetchone()[0]
         else:
             assert furthest not in connection.introspection.table_names(cursor)
+
+
+def test_member_360s_latest_snapshot_is_read_from_its_own_week(tenant_a):
+    """By id and moment, so PostgreSQL plans and probes one week's partition, not every week."""
+    from django.test.utils import CaptureQueriesContext
+
+    from outcomes.explain import gap_explanation_and_trend
+
+    organization = tenant_a.organization
+    (member,) = MemberFactory.create_batch(1, organization=organization)
+    ensure_snapshot_weeks(moment=LATER, weeks_ahead=0)
+    for days in (14, 7, 0):  # three weeks, three partitions
+        moment = LATER - dt.timedelta(days=days)
+        ensure_snapshot_weeks(moment=moment, weeks_ahead=0)
+        success_gaps_recompute(organization=organization, now=moment)
+    with CaptureQueriesContext(connection) as captured:
+        explanation, _ = gap_explanation_and_trend(
+            organization=organization, member=member, now=LATER
+        )
+    latest = SuccessGapSnapshot.objects.for_org(organization).order_by("-computed_at").first()
+    assert explanation.snapshot.pk == latest.pk and explanation.snapshot.run_id == latest.run_id
+    by_id = [q["sql"] for q in captured.captured_queries if "outcomes_successgaprun" in q["sql"]]
+    assert len(by_id) == 1
+    if not ON_POSTGRESQL:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + by_id[0])
+        plan = " ".join(str(row[0]) for row in cursor.fetchall())
+    partitions = re.compile(rf"{SNAPSHOT_TABLE}_(w\d{{8}}|default)")
+    weeks = {name for name in plan.split() if partitions.fullmatch(name)}
+    assert weeks == {f"{SNAPSHOT_TABLE}_w20310310"}, plan
